@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds everything (failing on any compiler warning in this
+# repository's own code), and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash hack/install-deps.sh
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift build --build-tests 2>&1 | tee "$log"
+if grep -E "^$(pwd)/(Sources|Tests)/.*: warning:" "$log"; then
+  echo "test.sh: the build has warnings in this repository's code (above); fix them" >&2
+  exit 1
+fi
+swift test --skip-build
