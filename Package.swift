@@ -8,10 +8,14 @@ let package = Package(
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "YAML", targets: ["YAML"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
+        .library(name: "Tron", targets: ["Tron"]),
+        .executable(name: "lucid-payout", targets: ["lucid-payout"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // C libraries the design rests on, found through pkg-config.
@@ -21,6 +25,9 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "CSecp256k1", pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]),
         // Typed wrappers for libcurl's variadic setopt/getinfo, which Swift cannot call.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
@@ -34,6 +41,13 @@ let package = Package(
             name: "KubeClient",
             dependencies: ["HTTP", "YAML", .product(name: "Logging", package: "swift-log")]),
 
+        .target(
+            name: "Tron",
+            dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
+        .executableTarget(
+            name: "lucid-payout",
+            dependencies: ["Tron", "HTTP", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         // Test support: a programmable HTTP/1.1 server on loopback (SwiftNIO).
         .target(
             name: "LoopbackServer",
@@ -43,8 +57,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
 
+        // Test support: a simulated TRON chain behind TronGrid's HTTP API.
+        .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),
+
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
+        .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
     ]
 )
