@@ -116,3 +116,35 @@ public enum TransactionBuilder {
             contract: intent.contract(owner: owner))
     }
 }
+
+/// What a receipt from the solidity endpoint says about a payout.
+public enum ConfirmationVerdict: Sendable, Equatable {
+    /// Paid: in solid block `block`, costing `fee` sun.
+    case confirmed(block: Int64, fee: Int64)
+    /// The transaction is on chain and failed: this txID can never pay; a new attempt may.
+    case failed(reason: String)
+}
+
+extension PayoutIntent {
+    /// Judges a solid receipt: TRX needs `contractRet == SUCCESS`; USDT needs
+    /// `receipt.result == SUCCESS` and a Transfer log from the USDT contract paying exactly
+    /// this recipient this amount from `owner`.
+    public func verdict(for info: TransactionInfo, contractRet: String?, owner: TronAddress) -> ConfirmationVerdict {
+        switch currency {
+        case .trx:
+            guard info.result != "FAILED", contractRet == "SUCCESS" else {
+                return .failed(reason: "contractRet is \(contractRet ?? "missing")")
+            }
+        case .usdt:
+            guard info.receiptResult == "SUCCESS", info.result != "FAILED" else {
+                return .failed(reason: "receipt.result is \(info.receiptResult ?? "missing")")
+            }
+            let expected = [ABI.transferEventTopic, ABI.word(owner.accountID), ABI.word(recipient.accountID)]
+            let paid = info.logs.contains { log in
+                log.address == network.usdtContract?.accountID && log.topics == expected && log.data == ABI.word(amount.baseUnits)
+            }
+            guard paid else { return .failed(reason: "no Transfer log of \(amount) USDT to \(recipient) from \(owner)") }
+        }
+        return .confirmed(block: info.blockNumber, fee: info.fee)
+    }
+}

@@ -98,9 +98,9 @@ public final class TronGridClient: Sendable {
             result: value["result"]?.stringValue, logs: logs)
     }
 
-    /// Whether the node knows `txID` at all (pending or in a block), with its `contractRet`.
-    public func transaction(id txID: String) async throws(TronGridError) -> (known: Bool, contractRet: String?) {
-        let value = try await post("/wallet/gettransactionbyid", ["value": .string(txID)])
+    /// Whether `txID` is in a block (solid: an irreversible one), with its `contractRet`.
+    public func transaction(id txID: String, solid: Bool = false) async throws(TronGridError) -> (known: Bool, contractRet: String?) {
+        let value = try await post(solid ? "/walletsolidity/gettransactionbyid" : "/wallet/gettransactionbyid", ["value": .string(txID)])
         guard value["txID"]?.stringValue == txID else { return (false, nil) }
         return (true, value["ret"]?[0]?["contractRet"]?.stringValue)
     }
