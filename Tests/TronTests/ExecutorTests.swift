@@ -65,10 +65,12 @@ func waitUntil(_ limit: Duration, _ condition: @Sendable () async throws -> Bool
         let http = try HTTPClient()
         defer { http.shutdown() }
         try await FakeTronGrid.run { fake in
-            fake.setFaults { $0.acceptThenStall = .seconds(3) }
-            let client = TronGridClient(baseURL: fake.baseURL, http: http, timeout: .milliseconds(300))
+            let client = TronGridClient(baseURL: fake.baseURL, http: http)
             let (order, _) = try await prepare(fake, client)
-            let first = await PayoutExecutor(client: client).broadcast(order, key: signerKey)
+            // The node will take the transaction but answer only after the executor gave up waiting.
+            fake.setFaults { $0.acceptThenStall = .seconds(8) }
+            let impatient = TronGridClient(baseURL: fake.baseURL, http: http, timeout: .seconds(2))
+            let first = await PayoutExecutor(client: impatient).broadcast(order, key: signerKey)
             // The node took it but never answered; the executor asks the chain before saying anything.
             #expect(first.exitCode == 0 || first.exitCode == 4, "\(first)")
             try await waitUntil(.seconds(5)) { try await client.transaction(id: order.txID).known }
