@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "Tron", targets: ["Tron"]),
         .executable(name: "lucid-payout", targets: ["lucid-payout"]),
+        .executable(name: "lucid-operator", targets: ["lucid-operator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -41,9 +42,14 @@ let package = Package(
             name: "KubeClient",
             dependencies: ["HTTP", "YAML", .product(name: "Logging", package: "swift-log")]),
 
+        .target(name: "StructuralSchema", dependencies: ["YAML"]),
+        .target(name: "LucidAPI", dependencies: ["StructuralSchema", "YAML", "Tron"]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
+        .executableTarget(
+            name: "lucid-operator",
+            dependencies: ["LucidAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "lucid-payout",
             dependencies: ["Tron", "HTTP", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -62,6 +68,7 @@ let package = Package(
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
+        .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
     ]

@@ -1,5 +1,4 @@
 import Foundation
-import YAML
 
 extension JSON {
     /// Decodes a typed value (Codable) from this JSON value.
