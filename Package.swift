@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C libraries the design rests on, found through pkg-config.
@@ -49,7 +50,12 @@ let package = Package(
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "lucid-operator",
-            dependencies: ["LucidAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "LucidAPI", "APIServer", "YAML",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "lucid-payout",
             dependencies: ["Tron", "HTTP", "YAML", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -62,6 +68,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
+
+        // The embedded Kubernetes API server (tests, benchmarks, `lucid-operator dev`).
+        .target(name: "APIServer", dependencies: ["LoopbackServer", "StructuralSchema", "YAML"]),
 
         // Test support: a simulated TRON chain behind TronGrid's HTTP API.
         .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),

@@ -44,6 +44,7 @@ public final class LoopbackResponseWriter: Sendable {
     }
 
     var ended: Bool { phase.withLock { $0 == 2 } }
+    var started: Bool { phase.withLock { $0 >= 1 } }
 
     public func respond(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) async throws {
         var h = HTTPHeaders(headers)
@@ -79,6 +80,11 @@ public final class LoopbackResponseWriter: Sendable {
     }
 }
 
+/// Thrown by a handler to cut the connection (without finishing the response).
+public struct CloseConnection: Error {
+    public init() {}
+}
+
 /// A programmable HTTP/1.1 server on 127.0.0.1, on a free port, for tests and fakes.
 /// It lives exactly as long as the `run` body: no server outlives its test.
 public final class LoopbackServer: Sendable {
@@ -87,6 +93,7 @@ public final class LoopbackServer: Sendable {
     public let port: Int
     private let accepted = Atomic<Int>(0)
     private let served = Atomic<Int>(0)
+    private let open = Mutex<[Int: any Channel]>([:])
 
     private init(port: Int) { self.port = port }
 
@@ -97,16 +104,26 @@ public final class LoopbackServer: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts a server answering with `handler`, runs `body`, then stops the server, closing
-    /// every connection.
+    /// Connections open now.
+    public var openConnections: Int { open.withLock { $0.count } }
+
+    /// Closes every open connection at once (a server restart, as clients see it); the server
+    /// keeps listening.
+    public func dropConnections() {
+        let channels = open.withLock { Array($0.values) }
+        for channel in channels { channel.close(promise: nil) }
+    }
+
+    /// Starts a server answering with `handler` on `port` (0: a free one), runs `body`, then
+    /// stops the server, closing every connection.
     public static func run<T: Sendable>(
-        handler: @escaping Handler, _ body: @Sendable (LoopbackServer) async throws -> T
+        port: Int = 0, handler: @escaping Handler, _ body: @Sendable (LoopbackServer) async throws -> T
     ) async throws -> T {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { child in
+            .bind(host: "127.0.0.1", port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
@@ -138,6 +155,8 @@ public final class LoopbackServer: Sendable {
     private func serve(
         _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, id: Int, handler: Handler
     ) async {
+        open.withLock { $0[id] = connection.channel }
+        defer { _ = open.withLock { $0.removeValue(forKey: id) } }
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body: [UInt8] = []
@@ -158,8 +177,12 @@ public final class LoopbackServer: Sendable {
                         try await handler(request, writer)
                     } catch is CancellationError {
                         return
+                    } catch is CloseConnection {
+                        return
                     } catch {
-                        if !writer.ended { try await writer.respond(status: 500, text: "handler failed: \(error)") }
+                        // Mid-response there is no way to report it but to cut the connection.
+                        guard !writer.started else { return }
+                        try await writer.respond(status: 500, text: "handler failed: \(error)")
                     }
                     if !writer.ended { try await writer.end() }
                     served.wrappingAdd(1, ordering: .relaxed)

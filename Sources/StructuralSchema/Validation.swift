@@ -1,7 +1,7 @@
 import YAML
 
 /// One thing wrong with one field, in the shape of a Kubernetes `StatusCause`.
-public struct FieldError: Sendable, Equatable, CustomStringConvertible {
+public struct FieldError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, Equatable {
         case required = "FieldValueRequired"
         case typeInvalid = "FieldValueTypeInvalid"
@@ -113,7 +113,8 @@ public struct SchemaValidator {
         }
     }
 
-    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    /// `a` + `b` → `a.b` (or `b` at the root).
+    public static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     static func quote(_ v: JSON) -> String { v.stringValue.map { "\"\($0)\"" } ?? v.jsonText }
 

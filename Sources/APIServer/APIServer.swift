@@ -1,0 +1,491 @@
+import Foundation
+import LoopbackServer
+import StructuralSchema
+import Synchronization
+import YAML
+
+/// An in-process Kubernetes API server on 127.0.0.1, for tests, benchmarks and
+/// `lucid-operator dev`. It keeps the semantics the operator and kubectl rely on: one
+/// resourceVersion counter, watches with bookmarks and a history window (410 beyond it),
+/// optimistic concurrency, generation, the status subresource, finalizers, owner garbage
+/// collection, CRDs with schema validation, Table output. State lives in memory.
+public final class APIServer: Sendable {
+    /// Ways to misbehave, settable while it runs (from tests, or flags of `dev`).
+    public struct Faults: Sendable {
+        /// Fraction (0...1) of requests to fail, by verb: get, list, watch, create, update, patch,
+        /// delete; "*" for all.
+        public var errorRate: [String: Double] = [:]
+        /// Fail with 429 Too Many Requests and this Retry-After (seconds), instead of 500.
+        public var tooManyRequestsRetryAfter: Int?
+        /// Added to every request.
+        public var latency: Duration = .zero
+        /// Cut every watch connection this long after it started.
+        public var dropWatchesAfter: Duration?
+        /// Answer every watch that resumes from a resourceVersion with 410 Expired.
+        public var forceGone = false
+        public init() {}
+    }
+
+    public struct Configuration: Sendable {
+        /// Events kept for resuming watches; older versions get 410 Expired.
+        public var historyWindow: Int
+        /// How often watches that asked for them get a BOOKMARK.
+        public var bookmarkInterval: Duration
+        public var faults: Faults
+
+        public init(historyWindow: Int = 10_000, bookmarkInterval: Duration = .seconds(10), faults: Faults = Faults()) {
+            self.historyWindow = historyWindow
+            self.bookmarkInterval = bookmarkInterval
+            self.faults = faults
+        }
+    }
+
+    let store: Store
+    let configuration: Configuration
+    let faults: Mutex<Faults>
+    let http: LoopbackServer
+
+    init(http: LoopbackServer, store: Store, configuration: Configuration) {
+        self.http = http
+        self.store = store
+        self.configuration = configuration
+        faults = Mutex(configuration.faults)
+    }
+
+    public var port: Int { http.port }
+    public var url: String { http.baseURL }
+
+    /// Starts a server on `port` (0: a free one), runs `body`, stops the server.
+    public static func run<T: Sendable>(_ configuration: Configuration = Configuration(), port: Int = 0,
+                                        _ body: @Sendable (APIServer) async throws -> T) async throws -> T {
+        let store = Store(historyLimit: configuration.historyWindow)
+        let holder = Mutex<APIServer?>(nil)
+        return try await LoopbackServer.run(port: port, handler: { request, writer in
+            guard let server = holder.withLock({ $0 }) else { return try await writer.respond(status: 503, text: "starting") }
+            try await server.handle(request, writer)
+        }) { http in
+            let server = APIServer(http: http, store: store, configuration: configuration)
+            holder.withLock { $0 = server }
+            return try await body(server)
+        }
+    }
+
+    public func setFaults(_ change: (inout Faults) -> Void) { faults.withLock { change(&$0) } }
+
+    /// Drops every client connection at once, as a restart would; the state is kept.
+    public func restart() { http.dropConnections() }
+
+    /// Writes accepted so far (creates, updates, patches, deletes), by verb and resource.
+    public var writes: WriteCounts { store.state.withLock { $0.writes } }
+
+    /// The current resourceVersion.
+    public var resourceVersion: String { store.state.withLock { String($0.rv) } }
+
+    /// Creates or replaces objects directly (CRDs at start-up, fixtures), bypassing HTTP.
+    public func install(_ objects: [JSON]) throws {
+        for object in objects {
+            let apiVersion = object["apiVersion"]?.stringValue ?? ""
+            let (group, version) = apiVersion.contains("/") ? (String(apiVersion.split(separator: "/")[0]), String(apiVersion.split(separator: "/")[1])) : ("", apiVersion)
+            try store.state.withLock { s in
+                guard let rt = s.types.values.first(where: { $0.group == group && $0.version == version && $0.kind == object["kind"]?.stringValue }) else {
+                    throw APIError.badRequest("no kind \(object["kind"]?.stringValue ?? "") in \(apiVersion)")
+                }
+                let namespace = rt.namespaced ? object[path: "metadata", "namespace"]?.stringValue ?? "default" : nil
+                let name = object[path: "metadata", "name"]?.stringValue ?? ""
+                if (try? s.get(rt, namespace: namespace, name: name)) != nil {
+                    var replacement = object
+                    replacement["metadata"]?["resourceVersion"] = nil
+                    _ = try s.update(rt, namespace: namespace, name: name, replacement, status: false, options: WriteOptions(), historyLimit: configuration.historyWindow)
+                } else {
+                    _ = try s.create(rt, namespace: namespace, object, options: WriteOptions(), historyLimit: configuration.historyWindow)
+                }
+            }
+        }
+    }
+
+    /// A kubeconfig for this server (plain HTTP on loopback, no credentials).
+    public func kubeconfig(context: String = "lucid-dev") -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: \(context)
+          cluster:
+            server: \(url)
+        users:
+        - name: \(context)
+          user: {}
+        contexts:
+        - name: \(context)
+          context:
+            cluster: \(context)
+            user: \(context)
+            namespace: default
+        current-context: \(context)
+
+        """
+    }
+
+    // MARK: routing
+
+    struct Route {
+        var type: ResourceType
+        var namespace: String?
+        var name: String?
+        var subresource: String?
+    }
+
+    func handle(_ request: LoopbackRequest, _ writer: LoopbackResponseWriter) async throws {
+        let path = String(request.path)
+        let query = Self.decodeQuery(request.uri)
+        let segments = path.split(separator: "/").map(String.init)
+        let current = faults.withLock { $0 }
+        if current.latency > .zero { try await Task.sleep(for: current.latency) }
+
+        switch segments {
+        case ["version"]: return try await send(writer, 200, Discovery.version())
+        case ["healthz"], ["readyz"], ["livez"]: return try await writer.respond(status: 200, headers: [("Content-Type", "text/plain")], text: "ok")
+        case ["api"]: return try await send(writer, 200, Discovery.coreVersions(address: "127.0.0.1:\(port)"))
+        case ["apis"]: return try await send(writer, 200, Discovery.groups(types()))
+        case ["openapi", "v3"]: return try await send(writer, 200, Discovery.openAPIIndex(types(), revision: crdRevision()))
+        default: break
+        }
+        if segments.first == "openapi", segments.count >= 3, segments[1] == "v3" {
+            let gv = segments[2] == "api" ? segments.dropFirst(3).joined(separator: "/") : segments.dropFirst(3).joined(separator: "/")
+            return try await send(writer, 200, Discovery.openAPIDocument(gv, types()))
+        }
+        if segments == ["api", "v1"] { return try await send(writer, 200, Discovery.resources("v1", types())) }
+        if segments.count == 2, segments[0] == "apis" {
+            guard let (name, versions) = Discovery.groupVersions(types()).first(where: { $0.group == segments[1] }) else {
+                return try await fail(writer, APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+            }
+            return try await send(writer, 200, Discovery.group(name, versions))
+        }
+        if segments.count == 3, segments[0] == "apis" {
+            let gv = "\(segments[1])/\(segments[2])"
+            guard types().contains(where: { $0.groupVersion == gv }) else {
+                return try await fail(writer, APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+            }
+            return try await send(writer, 200, Discovery.resources(gv, types()))
+        }
+        guard let route = route(segments) else {
+            return try await fail(writer, APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+        }
+
+        let verb = Self.verb(request.method, route, watch: query["watch"] == "true" || query["watch"] == "1")
+        if let failure = injectedFailure(verb, current) {
+            var headers: [(String, String)] = [("Content-Type", "application/json")]
+            if let retry = current.tooManyRequestsRetryAfter { headers.append(("Retry-After", String(retry))) }
+            return try await writer.respond(status: failure.code, headers: headers, body: failure.status.serialized())
+        }
+        do {
+            try await serve(verb, route, request, query, writer, current)
+        } catch let error as APIError {
+            try await fail(writer, error)
+        }
+    }
+
+    func types() -> [ResourceType] { store.state.withLock { Array($0.types.values) } }
+
+    func crdRevision() -> UInt64 {
+        store.state.withLock { s in UInt64(s.types.values.filter { $0.crdName != nil }.count) &* 1_000_003 &+ s.rv }
+    }
+
+    /// `/api/v1/namespaces/ns/configmaps/name/status` → type, namespace, name, subresource.
+    func route(_ segments: [String]) -> Route? {
+        var rest: ArraySlice<String>
+        var group = "", version: String
+        if segments.first == "api", segments.count >= 3 {
+            version = segments[1]
+            rest = segments[2...]
+        } else if segments.first == "apis", segments.count >= 4 {
+            group = segments[1]
+            version = segments[2]
+            rest = segments[3...]
+        } else {
+            return nil
+        }
+        let all = types()
+        func find(_ resource: String) -> ResourceType? { all.first { $0.group == group && $0.version == version && $0.resource == resource } }
+        var namespace: String?
+        if rest.first == "namespaces", rest.count >= 3, let t = find(rest[rest.startIndex + 2]), t.namespaced {
+            namespace = rest[rest.startIndex + 1]
+            rest = rest.dropFirst(2)
+        }
+        guard let resource = rest.first, let type = find(resource) else { return nil }
+        rest = rest.dropFirst()
+        let name = rest.first
+        rest = rest.dropFirst()
+        let sub = rest.first
+        if let sub, sub != "status" { return nil }
+        if sub == "status" && !type.hasStatus { return nil }
+        return Route(type: type, namespace: namespace, name: name, subresource: sub)
+    }
+
+    static func verb(_ method: String, _ route: Route, watch: Bool) -> String {
+        switch method {
+        case "GET": route.name == nil ? (watch ? "watch" : "list") : "get"
+        case "POST": "create"
+        case "PUT": "update"
+        case "PATCH": "patch"
+        case "DELETE": "delete"
+        default: method.lowercased()
+        }
+    }
+
+    func injectedFailure(_ verb: String, _ faults: Faults) -> APIError? {
+        guard let rate = faults.errorRate[verb] ?? faults.errorRate["*"], rate > 0, Double.random(in: 0..<1) < rate else { return nil }
+        if faults.tooManyRequestsRetryAfter != nil {
+            return APIError(code: 429, reason: "TooManyRequests", message: "injected: too many requests, please try again later")
+        }
+        return APIError(code: 500, reason: "InternalError", message: "injected: an error on the server has prevented the request from succeeding")
+    }
+
+    static func decodeQuery(_ uri: String) -> [String: String] {
+        guard let q = uri.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
+        var result: [String: String] = [:]
+        for pair in q.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (s: Substring) in (String(s).replacingOccurrences(of: "+", with: " ")).removingPercentEncoding ?? String(s) }
+            result[decode(kv[0])] = kv.count > 1 ? decode(kv[1]) : ""
+        }
+        return result
+    }
+
+    // MARK: verbs
+
+    func serve(_ verb: String, _ route: Route, _ request: LoopbackRequest, _ query: [String: String],
+               _ writer: LoopbackResponseWriter, _ faults: Faults) async throws {
+        let rt = route.type
+        let window = configuration.historyWindow
+        let wantsTable = (request.header("accept") ?? "").contains("as=Table")
+        var options = WriteOptions()
+        options.strictFields = query["fieldValidation"] == "Strict"
+        options.dryRun = query["dryRun"] == "All"
+        options.fieldManager = query["fieldManager"]
+        let labels = try query["labelSelector"].flatMap { text throws(APIError) -> LabelSelector? in
+            do throws(LabelSelector.ParseError) { return try LabelSelector(text) } catch { throw APIError.badRequest(error.message) }
+        }
+        let fields = try query["fieldSelector"].flatMap { text throws(APIError) -> FieldSelector? in
+            do throws(LabelSelector.ParseError) { return try FieldSelector(text) } catch { throw APIError.badRequest(error.message) }
+        }
+
+        switch verb {
+        case "get":
+            let object = try store.state.withLock { s throws(APIError) in try s.get(rt, namespace: route.namespace, name: route.name!) }
+            if wantsTable { return try await send(writer, 200, Tables.table(rt, [object], resourceVersion: object[path: "metadata", "resourceVersion"]?.stringValue ?? "")) }
+            try await send(writer, 200, object)
+
+        case "list":
+            let after = try query["continue"].flatMap { token throws(APIError) -> (ObjectKey, String)? in
+                guard let data = Data(base64Encoded: token), let value = try? JSON.parse(Array(data)),
+                      let ns = value["ns"]?.stringValue, let name = value["name"]?.stringValue, let rv = value["rv"]?.stringValue else {
+                    throw APIError(code: 400, reason: "BadRequest", message: "the continue token is not valid")
+                }
+                return (ObjectKey(namespace: ns, name: name), rv)
+            }
+            let limit = query["limit"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+            let page = store.state.withLock { $0.list(rt, namespace: route.namespace, labels: labels, fields: fields, limit: limit, after: after?.0) }
+            let rv = after?.1 ?? String(page.rv)
+            let token = page.next.map { key -> String in
+                let value: JSON = ["ns": .string(key.namespace), "name": .string(key.name), "rv": .string(rv)]
+                return Data(value.serialized()).base64EncodedString()
+            }
+            if wantsTable { return try await send(writer, 200, Tables.table(rt, page.items, resourceVersion: rv, continueToken: token)) }
+            var meta: JSON = ["resourceVersion": .string(rv)]
+            if let token { meta["continue"] = .string(token) }
+            try await writeList(writer, rt, page.items, meta)
+
+        case "watch":
+            try await watch(route, query, labels, fields, table: wantsTable, writer, faults)
+
+        case "create":
+            if route.name != nil { throw APIError(code: 405, reason: "MethodNotAllowed", message: "POST is not allowed on a named object") }
+            let body = try Self.body(request)
+            let created = try store.state.withLock { s throws(APIError) in try s.create(rt, namespace: route.namespace, body, options: options, historyLimit: window) }
+            try await send(writer, 201, created)
+
+        case "update":
+            guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "PUT needs a name") }
+            let body = try Self.body(request)
+            let updated = try store.state.withLock { s throws(APIError) in
+                try s.update(rt, namespace: route.namespace, name: name, body, status: route.subresource == "status", options: options, historyLimit: window)
+            }
+            try await send(writer, 200, updated)
+
+        case "patch":
+            guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "PATCH needs a name") }
+            let (result, created) = try patch(rt, route, name, request, query, options)
+            try await send(writer, created ? 201 : 200, result)
+
+        case "delete":
+            guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "deleting a collection is not supported") }
+            let options = request.body.isEmpty ? JSON.object([:]) : ((try? JSON.parse(request.body)) ?? [:])
+            let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
+            let deleted = try store.state.withLock { s throws(APIError) in
+                try s.delete(rt, namespace: route.namespace, name: name, propagation: propagation,
+                             preconditions: (options[path: "preconditions", "uid"]?.stringValue, options[path: "preconditions", "resourceVersion"]?.stringValue),
+                             historyLimit: window)
+            }
+            try await send(writer, 200, deleted)
+
+        default:
+            throw APIError(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported")
+        }
+    }
+
+    /// Applies a merge, JSON, strategic-merge or apply patch under the lock, as one update
+    /// (or a create, for server-side apply of a new object).
+    func patch(_ rt: ResourceType, _ route: Route, _ name: String, _ request: LoopbackRequest, _ query: [String: String],
+               _ options: WriteOptions) throws(APIError) -> (JSON, Bool) {
+        let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
+        let body = try Self.body(request)
+        let window = configuration.historyWindow
+        return try store.state.withLock { s throws(APIError) -> (JSON, Bool) in
+            let existing = try? s.get(rt, namespace: route.namespace, name: name)
+            let status = route.subresource == "status"
+            if contentType == "application/apply-patch+yaml" {
+                guard options.fieldManager?.isEmpty == false else {
+                    throw APIError.badRequest("PATCH /apply requires a non-empty fieldManager query parameter")
+                }
+                guard let existing else {
+                    var object = body
+                    object["metadata"]?["name"] = .string(name)
+                    return (try s.create(rt, namespace: route.namespace, object, options: options, historyLimit: window), true)
+                }
+                var merged = Patches.merge(existing, body)
+                merged["metadata"]?["resourceVersion"] = nil
+                return (try s.update(rt, namespace: route.namespace, name: name, merged, status: status, options: options, historyLimit: window), false)
+            }
+            guard let existing else { throw APIError.notFound(rt, name) }
+            var patched: JSON
+            switch contentType {
+            case "application/merge-patch+json": patched = Patches.merge(existing, body)
+            case "application/strategic-merge-patch+json": patched = Patches.strategic(existing, body)
+            case "application/json-patch+json":
+                do throws(PatchError) { patched = try Patches.json(existing, body) } catch {
+                    throw APIError(code: 422, reason: "Invalid", message: "the JSON patch could not be applied: \(error.message)")
+                }
+            default:
+                throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
+            }
+            // A patch that names a resourceVersion is conditional on it; otherwise it applies to the current one.
+            if body[path: "metadata", "resourceVersion"] == nil { patched["metadata"]?["resourceVersion"] = existing[path: "metadata", "resourceVersion"] }
+            return (try s.update(rt, namespace: route.namespace, name: name, patched, status: status, options: options, historyLimit: window), false)
+        }
+    }
+
+    static func body(_ request: LoopbackRequest) throws(APIError) -> JSON {
+        guard !request.body.isEmpty else { throw APIError.badRequest("the request has no body") }
+        if let json = try? JSON.parse(request.body) { return json }
+        do { return try YAML.parse(String(decoding: request.body, as: UTF8.self)) } catch {
+            throw APIError.badRequest("the body is neither JSON nor YAML: \(error)")
+        }
+    }
+
+    // MARK: watch
+
+    func watch(_ route: Route, _ query: [String: String], _ labels: LabelSelector?, _ fields: FieldSelector?, table: Bool,
+               _ writer: LoopbackResponseWriter, _ faults: Faults) async throws {
+        let rt = route.type
+        let since = query["resourceVersion"].flatMap { UInt64($0) }
+        let bookmarks = query["allowWatchBookmarks"] == "true"
+        let timeout = query["timeoutSeconds"].flatMap { Int($0) }.map { Duration.seconds($0) }
+        let (stream, continuation) = AsyncStream<WatchItem>.makeStream()
+        try await writer.start(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache, private")])
+
+        let id: Int
+        do {
+            if faults.forceGone, let since, since > 0 { throw APIError.gone("too old resource version: \(since) (forced)") }
+            id = try store.state.withLock { s throws(APIError) in
+                try s.watch(rt, namespace: route.namespace, labels: labels, fields: fields, since: since, continuation: continuation)
+            }
+        } catch let error as APIError {
+            try await writer.write(Array(#"{"type":"ERROR","object":"#.utf8) + error.status.serialized() + Array("}\n".utf8))
+            return try await writer.end()
+        }
+        defer { store.state.withLock { $0.unwatch(id) } }
+
+        enum Stop: Error { case drop }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if bookmarks {
+                group.addTask { [store, configuration] in
+                    while true {
+                        try await Task.sleep(for: configuration.bookmarkInterval)
+                        continuation.yield(.bookmark(store.state.withLock { $0.rv }))
+                    }
+                }
+            }
+            if let timeout {
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    continuation.yield(.end)
+                }
+            }
+            if let drop = faults.dropWatchesAfter {
+                group.addTask {
+                    try await Task.sleep(for: drop)
+                    throw Stop.drop
+                }
+            }
+            group.addTask {
+                for await item in stream {
+                    switch item {
+                    case .change(let event, let type):
+                        if table {
+                            let object = Tables.table(rt, [event.object], resourceVersion: String(event.rv))
+                            try await writer.write(Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + object.serialized() + Array("}\n".utf8))
+                        } else if type == event.type {
+                            try await writer.write(event.wireLine)
+                        } else {
+                            try await writer.write(Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + event.object.serialized() + Array("}\n".utf8))
+                        }
+                    case .bookmark(let rv):
+                        guard !table else { continue }
+                        let bookmark: JSON = ["type": "BOOKMARK", "object": ["kind": .string(rt.kind), "apiVersion": .string(rt.apiVersion),
+                                                                              "metadata": ["resourceVersion": .string(String(rv))]]]
+                        try await writer.write(bookmark.serialized() + [10])
+                    case .failure(let status):
+                        try await writer.write(Array(#"{"type":"ERROR","object":"#.utf8) + status.serialized() + Array("}\n".utf8))
+                        return
+                    case .end:
+                        return
+                    }
+                }
+            }
+            do {
+                try await group.next()
+            } catch Stop.drop {
+                group.cancelAll()
+                continuation.finish()
+                throw CloseConnection()
+            }
+            group.cancelAll()
+            continuation.finish()
+        }
+        try await writer.end()
+    }
+
+    // MARK: responses
+
+    func send(_ writer: LoopbackResponseWriter, _ status: Int, _ body: JSON) async throws {
+        try await writer.respond(status: status, headers: [("Content-Type", "application/json")], body: body.serialized())
+    }
+
+    func fail(_ writer: LoopbackResponseWriter, _ error: APIError) async throws {
+        try await send(writer, error.code, error.status)
+    }
+
+    func writeList(_ writer: LoopbackResponseWriter, _ rt: ResourceType, _ items: [JSON], _ meta: JSON) async throws {
+        var out: [UInt8] = []
+        out.reserveCapacity(items.count * 512 + 128)
+        out += Array(#"{"kind":""#.utf8) + Array("\(rt.kind)List".utf8) + Array(#"","apiVersion":""#.utf8) + Array(rt.apiVersion.utf8)
+        out += Array(#"","metadata":"#.utf8) + meta.serialized() + Array(#","items":["#.utf8)
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += item.serialized()
+        }
+        out += Array("]}".utf8)
+        try await writer.respond(status: 200, headers: [("Content-Type", "application/json")], body: out)
+    }
+}

@@ -1,0 +1,96 @@
+import StructuralSchema
+import YAML
+
+/// A kind of object the server serves: its names, scope, verbs, status subresource, and (for
+/// custom resources) schema and printer columns.
+struct ResourceType: Sendable {
+    var group: String
+    var version: String
+    var resource: String
+    var kind: String
+    var singular: String
+    var namespaced: Bool
+    var shortNames: [String] = []
+    var categories: [String] = []
+    var hasStatus: Bool
+    /// For custom resources: the served version's schema; nil accepts any JSON.
+    var schema: Schema?
+    /// For custom resources: `additionalPrinterColumns`.
+    var printerColumns: [JSON] = []
+    /// The CRD that defines it, if any.
+    var crdName: String?
+
+    var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+    var groupVersion: String { apiVersion }
+    var key: String { "\(group)/\(version)/\(resource)" }
+
+    static let verbs: [JSON] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+    /// The APIResource entries of discovery (the resource and its status subresource).
+    var discoveryEntries: [JSON] {
+        var main: JSON = ["name": .string(resource), "singularName": .string(singular), "namespaced": .bool(namespaced),
+                          "kind": .string(kind), "verbs": .array(Self.verbs)]
+        if !shortNames.isEmpty { main["shortNames"] = .array(shortNames.map { .string($0) }) }
+        if !categories.isEmpty { main["categories"] = .array(categories.map { .string($0) }) }
+        var entries = [main]
+        if hasStatus {
+            entries.append(["name": .string("\(resource)/status"), "singularName": "", "namespaced": .bool(namespaced),
+                            "kind": .string(kind), "verbs": ["get", "patch", "update"]])
+        }
+        return entries
+    }
+
+    static let builtIns: [ResourceType] = [
+        ResourceType(group: "", version: "v1", resource: "namespaces", kind: "Namespace", singular: "namespace", namespaced: false, shortNames: ["ns"], hasStatus: true),
+        ResourceType(group: "", version: "v1", resource: "services", kind: "Service", singular: "service", namespaced: true, shortNames: ["svc"], categories: ["all"], hasStatus: true),
+        ResourceType(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", singular: "configmap", namespaced: true, shortNames: ["cm"], hasStatus: false),
+        ResourceType(group: "", version: "v1", resource: "secrets", kind: "Secret", singular: "secret", namespaced: true, hasStatus: false),
+        ResourceType(group: "", version: "v1", resource: "pods", kind: "Pod", singular: "pod", namespaced: true, shortNames: ["po"], categories: ["all"], hasStatus: true),
+        ResourceType(group: "", version: "v1", resource: "events", kind: "Event", singular: "event", namespaced: true, shortNames: ["ev"], hasStatus: false),
+        ResourceType(group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", singular: "event", namespaced: true, shortNames: ["ev"], hasStatus: false),
+        ResourceType(group: "batch", version: "v1", resource: "jobs", kind: "Job", singular: "job", namespaced: true, categories: ["all"], hasStatus: true),
+        ResourceType(group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", singular: "lease", namespaced: true, hasStatus: false),
+        ResourceType(group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", singular: "endpointslice", namespaced: true, hasStatus: false),
+        ResourceType(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition",
+                     singular: "customresourcedefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], hasStatus: true),
+    ]
+
+    /// The resource types a CRD defines (one per served version), or an error naming the field.
+    static func from(crd: JSON) -> Result<[ResourceType], FieldError> {
+        guard let group = crd[path: "spec", "group"]?.stringValue, !group.isEmpty else {
+            return .failure(FieldError(.required, "spec.group", "Required value"))
+        }
+        guard let plural = crd[path: "spec", "names", "plural"]?.stringValue, !plural.isEmpty else {
+            return .failure(FieldError(.required, "spec.names.plural", "Required value"))
+        }
+        guard let kind = crd[path: "spec", "names", "kind"]?.stringValue, !kind.isEmpty else {
+            return .failure(FieldError(.required, "spec.names.kind", "Required value"))
+        }
+        guard crd[path: "metadata", "name"]?.stringValue == "\(plural).\(group)" else {
+            return .failure(FieldError(.invalid, "metadata.name", "Invalid value: must be spec.names.plural+\".\"+spec.group (\(plural).\(group))"))
+        }
+        let scope = crd[path: "spec", "scope"]?.stringValue ?? "Namespaced"
+        guard scope == "Namespaced" || scope == "Cluster" else {
+            return .failure(FieldError(.notSupported, "spec.scope", "Unsupported value: \"\(scope)\": supported values: \"Cluster\", \"Namespaced\""))
+        }
+        let versions = crd[path: "spec", "versions"]?.arrayValue ?? []
+        guard !versions.isEmpty else { return .failure(FieldError(.required, "spec.versions", "Required value: must have exactly one version marked as storage version")) }
+        var types: [ResourceType] = []
+        for (i, version) in versions.enumerated() where version["served"]?.boolValue != false {
+            guard let name = version["name"]?.stringValue else {
+                return .failure(FieldError(.required, "spec.versions[\(i)].name", "Required value"))
+            }
+            types.append(ResourceType(
+                group: group, version: name, resource: plural, kind: kind,
+                singular: crd[path: "spec", "names", "singular"]?.stringValue ?? kind.lowercased(),
+                namespaced: scope == "Namespaced",
+                shortNames: crd[path: "spec", "names", "shortNames"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                categories: crd[path: "spec", "names", "categories"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                hasStatus: version[path: "subresources", "status"] != nil,
+                schema: version[path: "schema", "openAPIV3Schema"].map { Schema(json: $0) },
+                printerColumns: version["additionalPrinterColumns"]?.arrayValue ?? [],
+                crdName: crd[path: "metadata", "name"]?.stringValue))
+        }
+        return .success(types)
+    }
+}

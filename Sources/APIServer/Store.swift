@@ -1,0 +1,542 @@
+import Foundation
+import StructuralSchema
+import Synchronization
+import YAML
+
+struct ObjectKey: Hashable, Comparable, Sendable {
+    var namespace: String
+    var name: String
+    static func < (a: ObjectKey, b: ObjectKey) -> Bool { (a.namespace, a.name) < (b.namespace, b.name) }
+}
+
+/// One change, as watchers and the history window hold it. The wire form is made once, by
+/// whichever watcher needs it first.
+final class ChangeEvent: Sendable {
+    let rv: UInt64
+    let type: String
+    let typeKey: String
+    let object: JSON
+    /// The object before the change (for selector transitions).
+    let previous: JSON?
+    private let line = Mutex<[UInt8]?>(nil)
+
+    init(rv: UInt64, type: String, typeKey: String, object: JSON, previous: JSON?) {
+        self.rv = rv
+        self.type = type
+        self.typeKey = typeKey
+        self.object = object
+        self.previous = previous
+    }
+
+    /// `{"type":...,"object":...}\n`.
+    var wireLine: [UInt8] {
+        line.withLock { cached in
+            if let cached { return cached }
+            var out = Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8)
+            out += object.serialized()
+            out += Array("}\n".utf8)
+            cached = out
+            return out
+        }
+    }
+}
+
+/// What a watch stream carries.
+enum WatchItem: Sendable {
+    case change(ChangeEvent, type: String)
+    case bookmark(UInt64)
+    /// An ERROR event (e.g. 410 Expired), after which the watch ends.
+    case failure(JSON)
+    case end
+}
+
+final class Watcher: Sendable {
+    let id: Int
+    let typeKey: String
+    let namespace: String?
+    let labels: LabelSelector?
+    let fields: FieldSelector?
+    let continuation: AsyncStream<WatchItem>.Continuation
+
+    init(id: Int, typeKey: String, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
+         continuation: AsyncStream<WatchItem>.Continuation) {
+        self.id = id
+        self.typeKey = typeKey
+        self.namespace = namespace
+        self.labels = labels
+        self.fields = fields
+        self.continuation = continuation
+    }
+
+    func selects(_ object: JSON) -> Bool {
+        if let namespace, object[path: "metadata", "namespace"]?.stringValue != namespace { return false }
+        if let labels, !labels.matches(object[path: "metadata", "labels"]?.objectValue) { return false }
+        if let fields, !fields.matches(object) { return false }
+        return true
+    }
+
+    /// The event this watcher sees for a change, if any: selector transitions become ADDED/DELETED.
+    func deliver(_ event: ChangeEvent) {
+        guard event.typeKey == typeKey else { return }
+        let now = selects(event.object)
+        let before = event.previous.map(selects) ?? false
+        switch (event.type, before, now) {
+        case ("MODIFIED", true, true), ("ADDED", _, true), ("DELETED", _, true):
+            continuation.yield(.change(event, type: event.type))
+        case ("MODIFIED", false, true):
+            continuation.yield(.change(event, type: "ADDED"))
+        case ("MODIFIED", true, false):
+            continuation.yield(.change(event, type: "DELETED"))
+        default:
+            break
+        }
+    }
+}
+
+/// Counts of writes the server accepted, by verb: what "an idle operator writes nothing" is measured by.
+public struct WriteCounts: Sendable, Equatable {
+    public var byVerb: [String: Int] = [:]
+    public var byResource: [String: Int] = [:]
+    public var total: Int { byVerb.values.reduce(0, +) }
+}
+
+/// The server's state: every object, one resourceVersion counter, the recent history, the
+/// watchers. All of it behind one lock; events reach watchers inside it, so each watcher sees
+/// changes in resourceVersion order.
+final class Store: Sendable {
+    struct State {
+        var rv: UInt64 = 1
+        var types: [String: ResourceType] = [:]
+        var objects: [String: [ObjectKey: JSON]] = [:]
+        var history: [ChangeEvent] = []
+        var historyHead = 0
+        var watchers: [Int: Watcher] = [:]
+        var nextWatcherID = 1
+        var dependents: [String: Set<DependentRef>] = [:]
+        var writes = WriteCounts()
+        var nextClusterIP = 10
+    }
+
+    struct DependentRef: Hashable, Sendable {
+        var typeKey: String
+        var key: ObjectKey
+    }
+
+    let state = Mutex(State())
+    let historyLimit: Int
+
+    init(historyLimit: Int) {
+        self.historyLimit = historyLimit
+        state.withLock { s in
+            for t in ResourceType.builtIns { s.types[t.key] = t }
+            for ns in ["default", "kube-system", "kube-public"] {
+                _ = try? s.create(ResourceType.builtIns[0], namespace: nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]],
+                                  options: WriteOptions(), historyLimit: historyLimit)
+            }
+            s.writes = WriteCounts()
+        }
+    }
+}
+
+struct WriteOptions: Sendable {
+    var strictFields = false
+    var dryRun = false
+    var fieldManager: String?
+}
+
+extension Store.State {
+    // MARK: types
+
+    func type(group: String, version: String, resource: String) -> ResourceType? { types["\(group)/\(version)/\(resource)"] }
+
+    var now: String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date())
+    }
+
+    // MARK: reads
+
+    func get(_ type: ResourceType, namespace: String?, name: String) throws(APIError) -> JSON {
+        guard let object = objects[type.key]?[ObjectKey(namespace: namespace ?? "", name: name)] else {
+            throw APIError.notFound(type, name)
+        }
+        return object
+    }
+
+    /// Objects in key order after `after`, at most `limit`; the list's resourceVersion.
+    func list(_ type: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
+              limit: Int?, after: ObjectKey?) -> (items: [JSON], rv: UInt64, next: ObjectKey?) {
+        let all = objects[type.key] ?? [:]
+        var keys = all.keys.filter { namespace == nil || $0.namespace == namespace }.sorted()
+        if let after { keys = keys.filter { $0 > after } }
+        var items: [JSON] = []
+        var next: ObjectKey?
+        for key in keys {
+            let object = all[key]!
+            if let labels, !labels.matches(object[path: "metadata", "labels"]?.objectValue) { continue }
+            if let fields, !fields.matches(object) { continue }
+            if let limit, items.count == limit {
+                next = items.isEmpty ? nil : ObjectKey(namespace: items.last![path: "metadata", "namespace"]?.stringValue ?? "",
+                                                        name: items.last![path: "metadata", "name"]?.stringValue ?? "")
+                break
+            }
+            items.append(object)
+        }
+        return (items, rv, next)
+    }
+
+    // MARK: watch
+
+    /// Registers a watcher, replaying what it must see first: every object (no version), or
+    /// the history after `since`. Throws 410 when `since` is older than the history kept.
+    mutating func watch(_ type: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
+                        since: UInt64?, continuation: AsyncStream<WatchItem>.Continuation) throws(APIError) -> Int {
+        let watcher = Watcher(id: nextWatcherID, typeKey: type.key, namespace: namespace, labels: labels, fields: fields, continuation: continuation)
+        nextWatcherID += 1
+        if let since, since > 0 {
+            let oldest = historyHead < history.count ? history[historyHead].rv : rv + 1
+            if since + 1 < oldest && since < rv {
+                throw APIError.gone("too old resource version: \(since) (\(oldest - 1))")
+            }
+            for event in history[historyHead...] where event.rv > since { watcher.deliver(event) }
+        } else {
+            for (_, object) in (objects[type.key] ?? [:]).sorted(by: { $0.key < $1.key }) where watcher.selects(object) {
+                let rvText = object[path: "metadata", "resourceVersion"]?.stringValue ?? "0"
+                watcher.deliver(ChangeEvent(rv: UInt64(rvText) ?? 0, type: "ADDED", typeKey: type.key, object: object, previous: nil))
+            }
+        }
+        watchers[watcher.id] = watcher
+        return watcher.id
+    }
+
+    mutating func unwatch(_ id: Int) { watchers[id] = nil }
+
+    // MARK: writes
+
+    private mutating func record(_ type: String, _ rt: ResourceType, _ object: JSON, previous: JSON?, historyLimit: Int) {
+        let event = ChangeEvent(rv: rv, type: type, typeKey: rt.key, object: object, previous: previous)
+        history.append(event)
+        if history.count - historyHead > historyLimit { historyHead += 1 }
+        if historyHead > 4096 && historyHead * 2 > history.count {
+            history.removeFirst(historyHead)
+            historyHead = 0
+        }
+        for watcher in watchers.values { watcher.deliver(event) }
+    }
+
+    private mutating func count(_ verb: String, _ rt: ResourceType) {
+        writes.byVerb[verb, default: 0] += 1
+        writes.byResource[rt.resource, default: 0] += 1
+    }
+
+    private mutating func nextVersion() -> String {
+        rv += 1
+        return String(rv)
+    }
+
+    mutating func create(_ rt: ResourceType, namespace: String?, _ input: JSON, options: WriteOptions, historyLimit: Int) throws(APIError) -> JSON {
+        var object = input
+        guard object.objectValue != nil else { throw APIError.badRequest("the body is not an object") }
+        var meta = object["metadata"]?.objectValue ?? JSONObject()
+        if meta["name"]?.stringValue?.isEmpty ?? true, let prefix = meta["generateName"]?.stringValue, !prefix.isEmpty {
+            var name: String
+            repeat {
+                name = prefix + String((0..<5).map { _ in "bcdfghjklmnpqrstvwxz2456789".randomElement()! })
+            } while objects[rt.key]?[ObjectKey(namespace: namespace ?? "", name: name)] != nil
+            meta["name"] = .string(name)
+        }
+        guard let name = meta["name"]?.stringValue, !name.isEmpty else {
+            throw APIError.invalid(rt, "", [FieldError(.required, "metadata.name", "Required value: name or generateName is required")])
+        }
+        if let bodyNamespace = meta["namespace"]?.stringValue, let namespace, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+            throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        if rt.namespaced {
+            guard let namespace, !namespace.isEmpty else { throw APIError.badRequest("a namespace is required for \(rt.resource)") }
+            guard objects["/v1/namespaces"]?[ObjectKey(namespace: "", name: namespace)] != nil else {
+                throw APIError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
+                               details: ["name": .string(namespace), "kind": "namespaces"])
+            }
+            meta["namespace"] = .string(namespace)
+        } else {
+            meta["namespace"] = nil
+        }
+        try Self.validateName(rt, name)
+        let key = ObjectKey(namespace: namespace ?? "", name: name)
+        if objects[rt.key]?[key] != nil { throw APIError.alreadyExists(rt, name) }
+
+        meta["uid"] = .string(UUID().uuidString.lowercased())
+        meta["creationTimestamp"] = .string(now)
+        meta["generation"] = 1
+        meta["deletionTimestamp"] = nil
+        meta["managedFields"] = nil
+        meta["resourceVersion"] = nil
+        object["metadata"] = .object(meta)
+        object["apiVersion"] = .string(rt.apiVersion)
+        object["kind"] = .string(rt.kind)
+        if rt.hasStatus && rt.crdName != nil { object["status"] = nil }
+        object = try prepare(rt, object, old: nil, options: options)
+        if options.dryRun { return object }
+
+        object["metadata"]?["resourceVersion"] = .string(nextVersion())
+        objects[rt.key, default: [:]][key] = object
+        indexOwners(rt, key, object, previous: nil)
+        count("create", rt)
+        record("ADDED", rt, object, previous: nil, historyLimit: historyLimit)
+        if rt.resource == "customresourcedefinitions" { try registerCRD(object, historyLimit: historyLimit) }
+        return objects[rt.key]![key]!
+    }
+
+    /// Replaces an object (or only its status). `resourceVersion` in the body, when set, must be current.
+    mutating func update(_ rt: ResourceType, namespace: String?, name: String, _ input: JSON, status: Bool,
+                         options: WriteOptions, historyLimit: Int) throws(APIError) -> JSON {
+        let key = ObjectKey(namespace: rt.namespaced ? namespace ?? "" : "", name: name)
+        guard let old = objects[rt.key]?[key] else { throw APIError.notFound(rt, name) }
+        guard input.objectValue != nil else { throw APIError.badRequest("the body is not an object") }
+        if let bodyName = input[path: "metadata", "name"]?.stringValue, bodyName != name {
+            throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        if let sent = input[path: "metadata", "resourceVersion"]?.stringValue, !sent.isEmpty,
+           sent != old[path: "metadata", "resourceVersion"]?.stringValue {
+            throw APIError.conflict(rt, name)
+        }
+        var object: JSON
+        if status {
+            object = old
+            object["status"] = input["status"]
+        } else {
+            object = input
+            object["apiVersion"] = .string(rt.apiVersion)
+            object["kind"] = .string(rt.kind)
+            var meta = object["metadata"]?.objectValue ?? JSONObject()
+            for fixed in ["uid", "creationTimestamp", "namespace", "name", "generation", "deletionTimestamp"] { meta[fixed] = old[path: "metadata", fixed] }
+            meta["managedFields"] = nil
+            if old[path: "metadata", "deletionTimestamp"] != nil {
+                // Finalizers may only be removed once deletion started.
+                let before = Set(old[path: "metadata", "finalizers"]?.arrayValue ?? [])
+                meta["finalizers"] = .array((meta["finalizers"]?.arrayValue ?? []).filter { before.contains($0) })
+            }
+            object["metadata"] = .object(meta)
+            if rt.hasStatus { object["status"] = old["status"] }
+            object = try prepare(rt, object, old: old, options: options)
+            if Self.specChanged(rt, old, object) {
+                object["metadata"]?["generation"] = .int((old[path: "metadata", "generation"]?.intValue ?? 1) + 1)
+            }
+        }
+        if options.dryRun { return object }
+        // Writing what is already there changes nothing and costs nothing, as on a real server.
+        var comparable = object
+        comparable["metadata"]?["resourceVersion"] = old[path: "metadata", "resourceVersion"]
+        if comparable == old { return old }
+
+        object["metadata"]?["resourceVersion"] = .string(nextVersion())
+        count(status ? "update-status" : "update", rt)
+        if object[path: "metadata", "deletionTimestamp"] != nil, (object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
+            remove(rt, key, object, historyLimit: historyLimit)
+            return object
+        }
+        objects[rt.key]![key] = object
+        indexOwners(rt, key, object, previous: old)
+        record("MODIFIED", rt, object, previous: old, historyLimit: historyLimit)
+        if rt.resource == "customresourcedefinitions" && !status { try registerCRD(object, historyLimit: historyLimit) }
+        return object
+    }
+
+    /// Deletes: with finalizers, marks the object (deletionTimestamp) and returns it; else
+    /// removes it and its dependents (ownerReferences), unless they are orphaned.
+    mutating func delete(_ rt: ResourceType, namespace: String?, name: String, propagation: String?,
+                         preconditions: (uid: String?, rv: String?), historyLimit: Int) throws(APIError) -> JSON {
+        let key = ObjectKey(namespace: rt.namespaced ? namespace ?? "" : "", name: name)
+        guard var object = objects[rt.key]?[key] else { throw APIError.notFound(rt, name) }
+        if let uid = preconditions.uid, uid != object[path: "metadata", "uid"]?.stringValue {
+            throw APIError(code: 409, reason: "Conflict", message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(object[path: "metadata", "uid"]?.stringValue ?? "")")
+        }
+        if let rv = preconditions.rv, rv != object[path: "metadata", "resourceVersion"]?.stringValue {
+            throw APIError(code: 409, reason: "Conflict", message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(object[path: "metadata", "resourceVersion"]?.stringValue ?? "")")
+        }
+        count("delete", rt)
+        if propagation == "Orphan" { orphanDependents(of: object, historyLimit: historyLimit) }
+        if !(object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
+            guard object[path: "metadata", "deletionTimestamp"] == nil else { return object }
+            let previous = object
+            object["metadata"]?["deletionTimestamp"] = .string(now)
+            object["metadata"]?["deletionGracePeriodSeconds"] = 0
+            object["metadata"]?["resourceVersion"] = .string(nextVersion())
+            objects[rt.key]![key] = object
+            record("MODIFIED", rt, object, previous: previous, historyLimit: historyLimit)
+            return object
+        }
+        object["metadata"]?["resourceVersion"] = .string(nextVersion())
+        remove(rt, key, object, historyLimit: historyLimit)
+        return object
+    }
+
+    private mutating func remove(_ rt: ResourceType, _ key: ObjectKey, _ object: JSON, historyLimit: Int) {
+        let previous = objects[rt.key]?[key]
+        objects[rt.key]?[key] = nil
+        indexOwners(rt, key, nil, previous: previous)
+        record("DELETED", rt, object, previous: previous, historyLimit: historyLimit)
+        if rt.resource == "customresourcedefinitions" { unregisterCRD(object, historyLimit: historyLimit) }
+        if rt.resource == "namespaces" {
+            for (typeKey, byKey) in objects where types[typeKey]?.namespaced == true {
+                for (k, o) in byKey where k.namespace == key.name {
+                    rv += 1
+                    var gone = o
+                    gone["metadata"]?["resourceVersion"] = .string(String(rv))
+                    remove(types[typeKey]!, k, gone, historyLimit: historyLimit)
+                }
+            }
+        }
+        if let uid = object[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) {
+            for ref in refs.sorted(by: { $0.key < $1.key }) {
+                guard let rt = types[ref.typeKey], let dependent = objects[ref.typeKey]?[ref.key] else { continue }
+                _ = try? delete(rt, namespace: ref.key.namespace, name: ref.key.name, propagation: "Background",
+                                preconditions: (nil, nil), historyLimit: historyLimit)
+                _ = dependent
+            }
+        }
+    }
+
+    private mutating func orphanDependents(of owner: JSON, historyLimit: Int) {
+        guard let uid = owner[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) else { return }
+        for ref in refs {
+            guard let rt = types[ref.typeKey], var dependent = objects[ref.typeKey]?[ref.key] else { continue }
+            let previous = dependent
+            let kept = (dependent[path: "metadata", "ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
+            dependent["metadata"]?["ownerReferences"] = kept.isEmpty ? nil : .array(kept)
+            dependent["metadata"]?["resourceVersion"] = .string(nextVersion())
+            objects[ref.typeKey]![ref.key] = dependent
+            record("MODIFIED", rt, dependent, previous: previous, historyLimit: historyLimit)
+        }
+    }
+
+    private mutating func indexOwners(_ rt: ResourceType, _ key: ObjectKey, _ object: JSON?, previous: JSON?) {
+        let ref = Store.DependentRef(typeKey: rt.key, key: key)
+        for owner in previous?[path: "metadata", "ownerReferences"]?.arrayValue ?? [] {
+            if let uid = owner["uid"]?.stringValue { dependents[uid]?.remove(ref) }
+        }
+        for owner in object?[path: "metadata", "ownerReferences"]?.arrayValue ?? [] {
+            if let uid = owner["uid"]?.stringValue { dependents[uid, default: []].insert(ref) }
+        }
+    }
+
+    // MARK: admission
+
+    /// Kind-specific defaulting and validation before anything is stored.
+    private mutating func prepare(_ rt: ResourceType, _ input: JSON, old: JSON?, options: WriteOptions) throws(APIError) -> JSON {
+        var object = input
+        let name = object[path: "metadata", "name"]?.stringValue ?? ""
+        switch rt.resource {
+        case "secrets":
+            if let stringData = object["stringData"]?.objectValue {
+                var data = object["data"]?.objectValue ?? JSONObject()
+                for (k, v) in stringData { data[k] = .string(Data((v.stringValue ?? "").utf8).base64EncodedString()) }
+                object["data"] = .object(data)
+                object["stringData"] = nil
+            }
+            if object["type"] == nil { object["type"] = "Opaque" }
+        case "services":
+            if object[path: "spec", "clusterIP"] == nil && object[path: "spec", "type"]?.stringValue != "ExternalName" {
+                if let kept = old?[path: "spec", "clusterIP"] { object["spec"]?["clusterIP"] = kept } else {
+                    object["spec"]?["clusterIP"] = .string("10.96.\(nextClusterIP / 250).\(nextClusterIP % 250 + 1)")
+                    nextClusterIP += 1
+                }
+            }
+            if object[path: "spec", "type"] == nil, object["spec"] != nil { object["spec"]?["type"] = "ClusterIP" }
+        case "customresourcedefinitions":
+            if case .failure(let error) = ResourceType.from(crd: object) { throw APIError.invalid(rt, name, [error]) }
+        default:
+            break
+        }
+        guard let schema = rt.schema else { return object }
+        // Custom resources: prune or refuse unknown fields, default, validate.
+        var body = object
+        let metadata = body["metadata"]
+        body["metadata"] = [:]
+        if options.strictFields {
+            let unknown = SchemaValidator(rejectUnknown: true).validate(body, schema, at: "").filter { $0.kind == .unknown }
+            if !unknown.isEmpty {
+                throw APIError.badRequest("\(rt.kind) in version \"\(rt.version)\" cannot be handled as a \(rt.kind): strict decoding error: "
+                    + unknown.map { "unknown field \"\($0.field)\"" }.joined(separator: ", "))
+            }
+        }
+        body = schema.pruning(body).0
+        body = schema.applyingDefaults(to: body)
+        var errors = SchemaValidator().validate(body, schema, at: "")
+        if let old { errors += Self.immutability(schema, body, old, at: "") }
+        if !errors.isEmpty { throw APIError.invalid(rt, name, errors) }
+        body["metadata"] = metadata
+        return body
+    }
+
+    /// The one CEL rule shape this server evaluates: `self == oldSelf` (immutable fields).
+    static func immutability(_ schema: Schema, _ new: JSON, _ old: JSON, at path: String) -> [FieldError] {
+        var errors: [FieldError] = []
+        if let rule = schema.rules.first(where: { $0.rule == "self == oldSelf" }), new != old {
+            errors.append(FieldError(.invalid, path, "Invalid value: \"object\": \(rule.message)"))
+        }
+        for (name, child) in schema.properties {
+            guard let n = new[name], let o = old[name] else { continue }
+            errors += immutability(child, n, o, at: SchemaValidator.join(path, name))
+        }
+        return errors
+    }
+
+    static func validateName(_ rt: ResourceType, _ name: String) throws(APIError) {
+        let ok = name.count <= 253 && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }
+            && name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
+        guard ok else {
+            throw APIError.invalid(rt, name, [FieldError(.invalid, "metadata.name",
+                "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")])
+        }
+    }
+
+    /// Whether an update changes what `generation` counts: the spec (everything but metadata
+    /// and, with a status subresource, status).
+    static func specChanged(_ rt: ResourceType, _ old: JSON, _ new: JSON) -> Bool {
+        var a = old, b = new
+        for key in ["metadata", "status"] where key == "metadata" || rt.hasStatus {
+            a[key] = nil
+            b[key] = nil
+        }
+        return a != b
+    }
+
+    // MARK: CRDs
+
+    private mutating func registerCRD(_ crd: JSON, historyLimit: Int) throws(APIError) {
+        guard case .success(let served) = ResourceType.from(crd: crd), let name = crd[path: "metadata", "name"]?.stringValue else { return }
+        for (key, t) in types where t.crdName == name && !served.contains(where: { $0.key == key }) { types[key] = nil }
+        for t in served { types[t.key] = t }
+        // Established at once: there is nothing to wait for here.
+        guard var stored = objects["apiextensions.k8s.io/v1/customresourcedefinitions"]?[ObjectKey(namespace: "", name: name)],
+              stored[path: "status", "conditions"] == nil else { return }
+        let previous = stored
+        let time = now
+        let accepted: JSON = ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
+                              "lastTransitionTime": .string(time)]
+        let established: JSON = ["type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                 "message": "the initial names have been accepted", "lastTransitionTime": .string(time)]
+        let versions: [JSON] = served.map { JSON.string($0.version) }
+        stored["status"] = ["conditions": [accepted, established], "acceptedNames": crd[path: "spec", "names"] ?? [:], "storedVersions": .array(versions)]
+        stored["metadata"]?["resourceVersion"] = .string(nextVersion())
+        objects["apiextensions.k8s.io/v1/customresourcedefinitions"]![ObjectKey(namespace: "", name: name)] = stored
+        record("MODIFIED", types["apiextensions.k8s.io/v1/customresourcedefinitions"]!, stored, previous: previous, historyLimit: historyLimit)
+    }
+
+    private mutating func unregisterCRD(_ crd: JSON, historyLimit: Int) {
+        guard let name = crd[path: "metadata", "name"]?.stringValue else { return }
+        for (key, t) in types where t.crdName == name {
+            for (k, o) in objects[key] ?? [:] {
+                var gone = o
+                gone["metadata"]?["resourceVersion"] = .string(nextVersion())
+                objects[key]?[k] = nil
+                record("DELETED", t, gone, previous: o, historyLimit: historyLimit)
+            }
+            objects[key] = nil
+            types[key] = nil
+            for watcher in watchers.values where watcher.typeKey == key { watcher.continuation.yield(.end) }
+        }
+    }
+}
