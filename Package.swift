@@ -75,8 +75,15 @@ let package = Package(
         // Test support: a simulated TRON chain behind TronGrid's HTTP API.
         .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),
 
+        // Benchmarks: `swift run -c release <name>`.
+        .executableTarget(
+            name: "api-server-benchmark",
+            dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "YAML"],
+            path: "Benchmarks/APIServerBenchmark"),
+
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),

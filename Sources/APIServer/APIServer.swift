@@ -78,6 +78,9 @@ public final class APIServer: Sendable {
     /// Writes accepted so far (creates, updates, patches, deletes), by verb and resource.
     public var writes: WriteCounts { store.state.withLock { $0.writes } }
 
+    /// Client connections open now.
+    public var openConnections: Int { http.openConnections }
+
     /// The current resourceVersion.
     public var resourceVersion: String { store.state.withLock { String($0.rv) } }
 

@@ -54,6 +54,22 @@ public final class ChildProcess: Sendable {
         return p.wait()
     }
 
+    /// Runs a command to completion without blocking a thread; its exit status.
+    public static func run(_ executable: String, _ arguments: [String], outputPath: String? = nil) async throws -> Int32 {
+        try await ChildProcess(executable, arguments, outputPath: outputPath).exit()
+    }
+
+    /// Waits for the process to exit without blocking a thread (polls every few milliseconds).
+    public func exit() async -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return Self.decode(status) }
+            if r < 0 && errno != EINTR { return -1 }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// Whether the process is still running (and not yet reaped).
     public var isRunning: Bool { kill(pid, 0) == 0 && !reaped() }
 

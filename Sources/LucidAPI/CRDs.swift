@@ -7,6 +7,17 @@ public enum CRDs {
         TrafficPolicyKind.self, SecurityPolicyKind.self, CircuitBreakerConfigKind.self, TronPayoutKind.self,
     ]
 
+    /// The plural resource name of one of the four kinds.
+    public static func plural(of kind: String) -> String {
+        switch kind {
+        case TrafficPolicyKind.kind: TrafficPolicyKind.plural
+        case SecurityPolicyKind.kind: SecurityPolicyKind.plural
+        case CircuitBreakerConfigKind.kind: CircuitBreakerConfigKind.plural
+        case TronPayoutKind.kind: TronPayoutKind.plural
+        default: kind.lowercased() + "s"
+        }
+    }
+
     public static var all: [JSON] {
         [crd(TrafficPolicyKind.self), crd(SecurityPolicyKind.self), crd(CircuitBreakerConfigKind.self), crd(TronPayoutKind.self)]
     }

@@ -16,11 +16,11 @@ let payoutBinary: String? = {
 }()
 
 /// Runs lucid-payout; its exit status and what it printed.
-func runPayout(_ arguments: [String]) throws -> (status: Int32, output: String) {
+func runPayout(_ arguments: [String]) async throws -> (status: Int32, output: String) {
     let binary = try #require(payoutBinary, "lucid-payout is not built (swift build --build-tests builds it)")
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("payout-\(UUID().uuidString).out").path
     defer { try? FileManager.default.removeItem(atPath: out) }
-    let status = try ChildProcess.run(binary, arguments, outputPath: out)
+    let status = try await ChildProcess.run(binary, arguments, outputPath: out)
     return (status, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
 }
 
@@ -35,12 +35,12 @@ func runPayout(_ arguments: [String]) throws -> (status: Int32, output: String) 
 
     deinit { try? FileManager.default.removeItem(atPath: keyFile) }
 
-    @Test func addressAndInspect() throws {
-        let address = try runPayout(["address", "--key-file", keyFile])
+    @Test func addressAndInspect() async throws {
+        let address = try await runPayout(["address", "--key-file", keyFile])
         #expect(address.status == 0)
         #expect(address.output.trimmingCharacters(in: .whitespacesAndNewlines) == signerKey.address.base58)
 
-        let inspect = try runPayout(["inspect", "--raw-data-hex", VectorTests.vectorRaw])
+        let inspect = try await runPayout(["inspect", "--raw-data-hex", VectorTests.vectorRaw])
         #expect(inspect.status == 0)
         let json = try JSON.parse(inspect.output.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(json["txID"] == "c93cdd6b4d9f5b3c617060ea0a9c7b6080d9855f599cc987f69105a5e3e9c9b4")
@@ -51,10 +51,10 @@ func runPayout(_ arguments: [String]) throws -> (status: Int32, output: String) 
         #expect(json["expiration"] == 1_751_466_492_131)
     }
 
-    @Test func dryRunSignsAndSendsNothing() throws {
+    @Test func dryRunSignsAndSendsNothing() async throws {
         let intent = try PayoutIntent(recipient: recipient, amount: "3", currency: "TRX", network: "nile")
         let raw = TransactionBuilder.build(intent, owner: signerKey.address, reference: BlockHeader(number: 99, id: Array(0..<32), timestamp: 1_000))
-        let run = try runPayout(["broadcast", "--raw-data-hex", raw.encoded().hex, "--txid", raw.txID.hex, "--recipient", recipient,
+        let run = try await runPayout(["broadcast", "--raw-data-hex", raw.encoded().hex, "--txid", raw.txID.hex, "--recipient", recipient,
                                  "--amount", "3", "--currency", "TRX", "--network", "nile", "--key-file", keyFile,
                                  "--tron-url", "http://127.0.0.1:1", "--dry-run"])
         #expect(run.status == 0, "\(run.output)")
@@ -79,7 +79,7 @@ func runPayout(_ arguments: [String]) throws -> (status: Int32, output: String) 
             let args = ["broadcast", "--raw-data-hex", order.rawDataHex, "--txid", order.txID, "--recipient", recipient,
                         "--amount", "7.25", "--currency", "USDT", "--network", "nile", "--key-file", keyFile,
                         "--tron-url", fake.baseURL, "--termination-log", log]
-            let first = try runPayout(args)
+            let first = try await runPayout(args)
             #expect(first.status == 0, "\(first.output)")
             let result = try JSON.parse(try String(contentsOfFile: log, encoding: .utf8))
             #expect(result["outcome"] == "accepted")
@@ -88,7 +88,7 @@ func runPayout(_ arguments: [String]) throws -> (status: Int32, output: String) 
             // Same arguments but a different amount: refused before signing, exit 3.
             var wrong = args
             wrong[wrong.firstIndex(of: "7.25")!] = "72.5"
-            let refused = try runPayout(wrong)
+            let refused = try await runPayout(wrong)
             #expect(refused.status == 3)
             #expect(refused.output.contains("amount"))
             #expect(!refused.output.contains(keyHex))
@@ -96,11 +96,11 @@ func runPayout(_ arguments: [String]) throws -> (status: Int32, output: String) 
         }
     }
 
-    @Test func aBadKeyFileIsAUsageErrorThatNeverShowsTheKey() throws {
+    @Test func aBadKeyFileIsAUsageErrorThatNeverShowsTheKey() async throws {
         let badKey = FileManager.default.temporaryDirectory.appendingPathComponent("badkey-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: badKey) }
         try "zz\(keyHex.dropFirst(2))".write(toFile: badKey, atomically: true, encoding: .utf8)
-        let run = try runPayout(["address", "--key-file", badKey])
+        let run = try await runPayout(["address", "--key-file", badKey])
         #expect(run.status == 64)
         #expect(run.output.contains(badKey))
         #expect(!run.output.contains(String(keyHex.dropFirst(2))))
