@@ -17,15 +17,19 @@ let concurrency = arguments.count > 2 ? Int(arguments[2]) ?? 32 : 32
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
+final class Ticket: Sendable {
+    let next = Atomic<Int>(0)
+}
+
 /// `count` requests from `concurrency` tasks; returns elapsed.
 func drive(_ count: Int, _ concurrency: Int, _ one: @escaping @Sendable (Int) async throws -> Void) async throws -> Duration {
-    let next = Atomic<Int>(0)
+    let ticket = Ticket()
     let started = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for _ in 0..<concurrency {
             group.addTask {
                 while true {
-                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    let i = ticket.next.wrappingAdd(1, ordering: .relaxed).oldValue
                     if i >= count { return }
                     try await one(i)
                 }

@@ -394,7 +394,7 @@ public final class APIServer: Sendable {
         let since = query["resourceVersion"].flatMap { UInt64($0) }
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let timeout = query["timeoutSeconds"].flatMap { Int($0) }.map { Duration.seconds($0) }
-        let (stream, continuation) = AsyncStream<WatchItem>.makeStream()
+        let continuation = WatchBuffer()
         try await writer.start(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache, private")])
 
         let id: Int
@@ -432,28 +432,36 @@ public final class APIServer: Sendable {
                 }
             }
             group.addTask {
-                for await item in stream {
-                    switch item {
-                    case .change(let event, let type):
-                        if table {
-                            let object = Tables.table(rt, [event.object], resourceVersion: String(event.rv))
-                            try await writer.write(Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + object.serialized() + Array("}\n".utf8))
-                        } else if type == event.type {
-                            try await writer.write(event.wireLine)
-                        } else {
-                            try await writer.write(Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + event.object.serialized() + Array("}\n".utf8))
+                while true {
+                    let batch = await continuation.takeAll()
+                    if batch.isEmpty { return }
+                    var out: [UInt8] = []
+                    for item in batch {
+                        switch item {
+                        case .change(let event, let type):
+                            if table {
+                                let object = Tables.table(rt, [event.object], resourceVersion: String(event.rv))
+                                out += Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + object.serialized() + Array("}\n".utf8)
+                            } else if type == event.type {
+                                out += event.wireLine
+                            } else {
+                                out += Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + event.object.serialized() + Array("}\n".utf8)
+                            }
+                        case .bookmark(let rv):
+                            guard !table else { continue }
+                            let bookmark: JSON = ["type": "BOOKMARK", "object": ["kind": .string(rt.kind), "apiVersion": .string(rt.apiVersion),
+                                                                                  "metadata": ["resourceVersion": .string(String(rv))]]]
+                            out += bookmark.serialized() + [10]
+                        case .failure(let status):
+                            out += Array(#"{"type":"ERROR","object":"#.utf8) + status.serialized() + Array("}\n".utf8)
+                            try await writer.write(out)
+                            return
+                        case .end:
+                            if !out.isEmpty { try await writer.write(out) }
+                            return
                         }
-                    case .bookmark(let rv):
-                        guard !table else { continue }
-                        let bookmark: JSON = ["type": "BOOKMARK", "object": ["kind": .string(rt.kind), "apiVersion": .string(rt.apiVersion),
-                                                                              "metadata": ["resourceVersion": .string(String(rv))]]]
-                        try await writer.write(bookmark.serialized() + [10])
-                    case .failure(let status):
-                        try await writer.write(Array(#"{"type":"ERROR","object":"#.utf8) + status.serialized() + Array("}\n".utf8))
-                        return
-                    case .end:
-                        return
                     }
+                    if !out.isEmpty { try await writer.write(out) }
                 }
             }
             do {

@@ -56,10 +56,10 @@ final class Watcher: Sendable {
     let namespace: String?
     let labels: LabelSelector?
     let fields: FieldSelector?
-    let continuation: AsyncStream<WatchItem>.Continuation
+    let continuation: WatchBuffer
 
     init(id: Int, typeKey: String, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
-         continuation: AsyncStream<WatchItem>.Continuation) {
+         continuation: WatchBuffer) {
         self.id = id
         self.typeKey = typeKey
         self.namespace = namespace
@@ -149,11 +149,7 @@ extension Store.State {
 
     func type(group: String, version: String, resource: String) -> ResourceType? { types["\(group)/\(version)/\(resource)"] }
 
-    var now: String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
-    }
+    var now: String { Timestamp.now() }
 
     // MARK: reads
 
@@ -191,7 +187,7 @@ extension Store.State {
     /// Registers a watcher, replaying what it must see first: every object (no version), or
     /// the history after `since`. Throws 410 when `since` is older than the history kept.
     mutating func watch(_ type: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
-                        since: UInt64?, continuation: AsyncStream<WatchItem>.Continuation) throws(APIError) -> Int {
+                        since: UInt64?, continuation: WatchBuffer) throws(APIError) -> Int {
         let watcher = Watcher(id: nextWatcherID, typeKey: type.key, namespace: namespace, labels: labels, fields: fields, continuation: continuation)
         nextWatcherID += 1
         if let since, since > 0 {
