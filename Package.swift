@@ -52,6 +52,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(name: "LucidAPI", dependencies: ["StructuralSchema", "YAML", "Tron"]),
+        .target(name: "Mesh", dependencies: ["LucidAPI", "YAML", "Tron"]),
+        .target(
+            name: "Reconcilers",
+            dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
@@ -92,6 +96,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP"]),
         .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "KubeClient", "APIServer", "YAML"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),

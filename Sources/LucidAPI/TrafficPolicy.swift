@@ -29,12 +29,12 @@ public struct TrafficRule: Codable, Sendable, Equatable {
     public var weight: Int?
     /// Request timeout, milliseconds.
     public var timeout: Int?
-    public var retries: RetryPolicy?
+    public var retries: Retries?
     public var redirect: RedirectTarget?
     public var mirror: MirrorTarget?
 
     public init(action: TrafficAction, match: TrafficMatch? = nil, weight: Int? = nil, timeout: Int? = nil,
-                retries: RetryPolicy? = nil, redirect: RedirectTarget? = nil, mirror: MirrorTarget? = nil) {
+                retries: Retries? = nil, redirect: RedirectTarget? = nil, mirror: MirrorTarget? = nil) {
         self.action = action
         self.match = match
         self.weight = weight
@@ -59,7 +59,7 @@ public struct TrafficMatch: Codable, Sendable, Equatable, Hashable {
     }
 }
 
-public struct RetryPolicy: Codable, Sendable, Equatable {
+public struct Retries: Codable, Sendable, Equatable {
     public var attempts: Int
     /// Milliseconds per try.
     public var perTryTimeout: Int?

@@ -1,0 +1,72 @@
+import APIServer
+import ControllerRuntime
+import Foundation
+import KubeClient
+import LucidAPI
+import Reconcilers
+import YAML
+
+let tp = SidecarReconciler.trafficPolicies
+
+/// Runs a server with the CRDs, the sidecar controller against it, and `body` with a client.
+func withOperator(_ configuration: APIServer.Configuration = APIServer.Configuration(), retry: RetryPolicy = RetryPolicy(),
+                  _ body: @Sendable (APIServer, KubeClient) async throws -> Void) async throws {
+    try await APIServer.run(configuration) { server in
+        try server.install(try YAML.parseAll(try CRDs.yaml()).filter { $0 != .null })
+        let operatorClient = try KubeClient(config: KubeConfig(server: server.url), retry: retry)
+        let reconciler = SidecarReconciler(client: operatorClient, events: EventRecorder(client: operatorClient, instance: "test"))
+        let controller = reconciler.controller(workers: 2)
+        let client = try KubeClient(config: KubeConfig(server: server.url), retry: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(20)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await controller.run() }
+            do {
+                try await waitUntil(.seconds(10), "the caches to sync") { controller.hasSynced }
+                try await body(server, client)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+func waitUntil(_ limit: Duration, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+func meshService(_ name: String, cluster: String? = nil, plane: String = "wallet", port: Int64 = 80) -> JSON {
+    ["apiVersion": "v1", "kind": "Service",
+     "metadata": ["name": .string(name), "labels": ["mesh.lucid.io/cluster": .string(cluster ?? name), "mesh.lucid.io/plane": .string(plane)]],
+     "spec": ["ports": [["name": "http", "port": .int(port)]]]]
+}
+
+func trafficPolicy(_ name: String, source: String = "gateway", destination: String = "payments", priority: Int64 = 0, rules: JSON) -> JSON {
+    ["apiVersion": "mesh.lucid.io/v1alpha1", "kind": "TrafficPolicy", "metadata": ["name": .string(name)],
+     "spec": ["source": .string(source), "destination": .string(destination), "priority": .int(priority), "rules": rules]]
+}
+
+/// The sidecar's routes by virtual host name.
+func routes(_ client: KubeClient, _ namespace: String, _ service: String) async throws -> [String: [JSON]] {
+    let cm = try await client.get(.configMaps, namespace: namespace, name: "\(service)-sidecar")
+    let lds = try JSON.parse(cm[path: "data", "lds.json"]?.stringValue ?? "")
+    let hosts = lds["resources"]?[0]?[path: "filter_chains"]?[0]?["filters"]?[0]?[path: "typed_config", "route_config", "virtual_hosts"]?.arrayValue ?? []
+    return Dictionary(hosts.map { ($0["name"]?.stringValue ?? "", $0["routes"]?.arrayValue ?? []) }, uniquingKeysWith: { a, _ in a })
+}
+
+/// Whether the policy is Ready=status for its current generation.
+func ready(_ client: KubeClient, _ namespace: String, _ name: String, _ status: String = "True", reason: String? = nil) async throws -> Bool {
+    let p = try await client.get(tp, namespace: namespace, name: name)
+    let condition = p[path: "status", "conditions"]?.arrayValue?.first { $0["type"] == "Ready" }
+    return condition?["status"]?.stringValue == status && p[path: "status", "observedGeneration"] == p[path: "metadata", "generation"]
+        && (reason == nil || condition?["reason"]?.stringValue == reason)
+}
