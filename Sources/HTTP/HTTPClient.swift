@@ -22,7 +22,7 @@ public final class HTTPClient: Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<HTTPResponse, any Error>) in
-                    submit(transfer) { $0.responseWaiter = waiter }
+                    submit(transfer, resumeCancelled: { waiter.resume(throwing: $0) }) { $0.responseWaiter = waiter }
                 }
             } onCancel: {
                 cancel(transfer)
@@ -44,7 +44,7 @@ public final class HTTPClient: Sendable {
         do {
             let head = try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Transfer.Head, any Error>) in
-                    submit(transfer) { $0.headWaiter = waiter }
+                    submit(transfer, resumeCancelled: { waiter.resume(throwing: $0) }) { $0.headWaiter = waiter }
                 }
             } onCancel: {
                 cancel(transfer)
@@ -57,14 +57,18 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    /// Parks the waiter, then hands the transfer to the loop, unless it was cancelled first.
-    private func submit(_ transfer: Transfer, park: (inout Transfer.State) -> Void) {
+    /// Parks the waiter, then hands the transfer to the loop. If the task was cancelled first
+    /// (its cancellation handler already ran and found no waiter), the waiter is resumed here:
+    /// `complete` only resumes waiters that were parked.
+    private func submit(_ transfer: Transfer, resumeCancelled: (HTTPError) -> Void, park: (inout Transfer.State) -> Void) {
         let cancelled = transfer.state.withLock { s in
             if !s.cancelled { park(&s) }
             return s.cancelled
         }
         if cancelled {
-            transfer.complete(code: nil, failure: HTTPError(kind: .cancelled, message: "cancelled", url: transfer.url))
+            let error = HTTPError(kind: .cancelled, message: "cancelled", url: transfer.url)
+            transfer.complete(code: nil, failure: error)
+            resumeCancelled(error)
         } else if !loop.send(.add(transfer)) {
             transfer.complete(code: nil, failure: HTTPError(kind: .shutdown, message: "HTTP client shut down", url: transfer.url))
         }

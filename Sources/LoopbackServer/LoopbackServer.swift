@@ -141,11 +141,15 @@ public final class LoopbackServer: Sendable {
                     }
                 }
             }
+            // Whatever the body did, the server stops: open connections are closed (clients may
+            // still hold idle keep-alive connections), then the accept loop is cancelled.
             do {
                 let result = try await body(server)
+                server.dropConnections()
                 group.cancelAll()
                 return result
             } catch {
+                server.dropConnections()
                 group.cancelAll()
                 throw error
             }

@@ -66,6 +66,7 @@ public final class SidecarReconciler: Sendable {
         let service = services.get(key)
         let mesh = service.flatMap(MeshService.init)
         var decoded: [(JSON, SidecarRenderer.Policy)] = []
+        var undecodable: [(JSON, PolicyOutcome)] = []
         var outcomes: [String: PolicyOutcome] = [:]
         for object in policies.byIndex("source", key.description) {
             let name = object[path: "metadata", "name"]?.stringValue ?? ""
@@ -73,7 +74,7 @@ public final class SidecarReconciler: Sendable {
                 let policy = try TrafficPolicy.decode(object)
                 decoded.append((object, SidecarRenderer.Policy(name: name, creationTimestamp: object[path: "metadata", "creationTimestamp"]?.stringValue ?? "", spec: policy.spec)))
             } catch {
-                outcomes[name] = .notApplied(reason: "Invalid", message: error.description)
+                undecodable.append((object, .notApplied(reason: "Invalid", message: error.description)))
             }
         }
         var applied: String?
@@ -90,9 +91,7 @@ public final class SidecarReconciler: Sendable {
             }
         }
         for (object, policy) in decoded { try await updateStatus(object, outcomes[policy.name] ?? .applied, appliedTo: applied) }
-        for object in policies.byIndex("source", key.description) where !decoded.contains(where: { $0.0 == object }) {
-            try await updateStatus(object, outcomes[object[path: "metadata", "name"]?.stringValue ?? ""] ?? .applied, appliedTo: nil)
-        }
+        for (object, outcome) in undecodable { try await updateStatus(object, outcome, appliedTo: nil) }
         return .done
     }
 

@@ -216,3 +216,26 @@ func waitUntil(_ limit: Duration, _ condition: @Sendable () -> Bool) async throw
 }
 
 struct WaitTimeout: Error {}
+
+@Suite struct CancellationRaceTests {
+    /// A request made by a task that is already cancelled must end (with .cancelled), not hang.
+    @Test(.timeLimit(.minutes(1))) func requestsFromCancelledTasksEndAtOnce() async throws {
+        let client = try HTTPClient()
+        defer { client.shutdown() }
+        try await LoopbackServer.run(handler: { _, writer in try await writer.respond(status: 200, text: "ok") }) { server in
+            for _ in 0..<200 {
+                let task = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await client.execute(HTTPRequest(url: server.baseURL))
+                }
+                let result = await task.result
+                if case .failure(let error) = result { #expect((error as? HTTPError)?.kind == .cancelled) }
+                let stream = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await client.stream(HTTPRequest(url: server.baseURL, timeout: nil)).status
+                }
+                _ = await stream.result
+            }
+        }
+    }
+}

@@ -28,6 +28,7 @@ func withOperator(_ configuration: APIServer.Configuration = APIServer.Configura
             }
             group.cancelAll()
         }
+
     }
 }
 
@@ -69,4 +70,32 @@ func ready(_ client: KubeClient, _ namespace: String, _ name: String, _ status: 
     let condition = p[path: "status", "conditions"]?.arrayValue?.first { $0["type"] == "Ready" }
     return condition?["status"]?.stringValue == status && p[path: "status", "observedGeneration"] == p[path: "metadata", "generation"]
         && (reason == nil || condition?["reason"]?.stringValue == reason)
+}
+
+/// Creates, retrying through injected failures (a create is not retried by the client: it is
+/// not idempotent); an object that turns out to exist counts as created.
+func create(_ client: KubeClient, _ resource: GroupVersionResource, _ namespace: String?, _ object: JSON) async throws {
+    for attempt in 1...20 {
+        do throws(KubeError) {
+            _ = try await client.create(resource, namespace: namespace, object)
+            return
+        } catch {
+            if error.isAlreadyExists { return }
+            if attempt == 20 || (error.httpStatus ?? 500) < 500 && error.httpStatus != 429 { throw error }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// Runs `write` until it gets through the injected failures (a merge patch is idempotent here).
+func retrying(_ write: @Sendable () async throws -> JSON) async throws {
+    for attempt in 1...20 {
+        do {
+            _ = try await write()
+            return
+        } catch {
+            if attempt == 20 { throw error }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }
