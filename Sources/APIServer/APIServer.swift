@@ -263,6 +263,7 @@ public final class APIServer: Sendable {
         let window = configuration.historyWindow
         let wantsTable = (request.header("accept") ?? "").contains("as=Table")
         var options = WriteOptions()
+        options.agent = request.header("user-agent") ?? ""
         options.strictFields = query["fieldValidation"] == "Strict"
         options.dryRun = query["dryRun"] == "All"
         options.fieldManager = query["fieldManager"]
@@ -325,8 +326,9 @@ public final class APIServer: Sendable {
             guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "deleting a collection is not supported") }
             let options = request.body.isEmpty ? JSON.object([:]) : ((try? JSON.parse(request.body)) ?? [:])
             let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
+            let agent = request.header("user-agent") ?? ""
             let deleted = try store.state.withLock { s throws(APIError) in
-                try s.delete(rt, namespace: route.namespace, name: name, propagation: propagation,
+                try s.delete(rt, namespace: route.namespace, name: name, propagation: propagation, agent: agent,
                              preconditions: (options[path: "preconditions", "uid"]?.stringValue, options[path: "preconditions", "resourceVersion"]?.stringValue),
                              historyLimit: window)
             }

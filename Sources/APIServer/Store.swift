@@ -97,6 +97,8 @@ final class Watcher: Sendable {
 public struct WriteCounts: Sendable, Equatable {
     public var byVerb: [String: Int] = [:]
     public var byResource: [String: Int] = [:]
+    /// By the client's User-Agent (what tells replicas apart).
+    public var byAgent: [String: Int] = [:]
     public var total: Int { byVerb.values.reduce(0, +) }
 }
 
@@ -139,6 +141,7 @@ final class Store: Sendable {
 }
 
 struct WriteOptions: Sendable {
+    var agent = ""
     var strictFields = false
     var dryRun = false
     var fieldManager: String?
@@ -221,9 +224,10 @@ extension Store.State {
         for watcher in watchers.values { watcher.deliver(event) }
     }
 
-    private mutating func count(_ verb: String, _ rt: ResourceType) {
+    private mutating func count(_ verb: String, _ rt: ResourceType, agent: String = "") {
         writes.byVerb[verb, default: 0] += 1
         writes.byResource[rt.resource, default: 0] += 1
+        writes.byAgent[agent, default: 0] += 1
     }
 
     private mutating func nextVersion() -> String {
@@ -278,7 +282,7 @@ extension Store.State {
         object["metadata"]?["resourceVersion"] = .string(nextVersion())
         objects[rt.key, default: [:]][key] = object
         indexOwners(rt, key, object, previous: nil)
-        count("create", rt)
+        count("create", rt, agent: options.agent)
         record("ADDED", rt, object, previous: nil, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { try registerCRD(object, historyLimit: historyLimit) }
         return objects[rt.key]![key]!
@@ -327,7 +331,7 @@ extension Store.State {
         if comparable == old { return old }
 
         object["metadata"]?["resourceVersion"] = .string(nextVersion())
-        count(status ? "update-status" : "update", rt)
+        count(status ? "update-status" : "update", rt, agent: options.agent)
         if object[path: "metadata", "deletionTimestamp"] != nil, (object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
             remove(rt, key, object, historyLimit: historyLimit)
             return object
@@ -341,7 +345,7 @@ extension Store.State {
 
     /// Deletes: with finalizers, marks the object (deletionTimestamp) and returns it; else
     /// removes it and its dependents (ownerReferences), unless they are orphaned.
-    mutating func delete(_ rt: ResourceType, namespace: String?, name: String, propagation: String?,
+    mutating func delete(_ rt: ResourceType, namespace: String?, name: String, propagation: String?, agent: String = "",
                          preconditions: (uid: String?, rv: String?), historyLimit: Int) throws(APIError) -> JSON {
         let key = ObjectKey(namespace: rt.namespaced ? namespace ?? "" : "", name: name)
         guard var object = objects[rt.key]?[key] else { throw APIError.notFound(rt, name) }
@@ -351,7 +355,7 @@ extension Store.State {
         if let rv = preconditions.rv, rv != object[path: "metadata", "resourceVersion"]?.stringValue {
             throw APIError(code: 409, reason: "Conflict", message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(object[path: "metadata", "resourceVersion"]?.stringValue ?? "")")
         }
-        count("delete", rt)
+        count("delete", rt, agent: agent)
         if propagation == "Orphan" { orphanDependents(of: object, historyLimit: historyLimit) }
         if !(object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
             guard object[path: "metadata", "deletionTimestamp"] == nil else { return object }

@@ -30,6 +30,7 @@ enum Tables {
         case "services": [("Type", "string", ".spec.type"), ("Cluster-IP", "string", ".spec.clusterIP")]
         case "jobs": [("Completions", "string", ".status.succeeded")]
         case "leases": [("Holder", "string", ".spec.holderIdentity")]
+        case "events" where rt.group == "events.k8s.io": [("Reason", "string", ".reason"), ("Object", "string", ".regarding.name"), ("Note", "string", ".note")]
         case "events": [("Reason", "string", ".reason"), ("Object", "string", ".involvedObject.name"), ("Message", "string", ".message")]
         case "pods": [("Status", "string", ".status.phase")]
         case "customresourcedefinitions": [("Created At", "string", ".metadata.creationTimestamp")]

@@ -1,5 +1,6 @@
 import KubeClient
 import Logging
+import Metrics
 import ServiceLifecycle
 import YAML
 
@@ -35,7 +36,7 @@ public final class Controller: Service, Sendable {
                 observer: (@Sendable (String, String, Duration) -> Void)? = nil,
                 reconcile: @escaping @Sendable (ObjectRef) async throws -> ReconcileResult) {
         self.name = name
-        self.queue = WorkQueue(name: name)
+        self.queue = WorkQueue(name: name, metrics: true)
         self.sources = sources
         self.workers = workers
         self.reconcile = reconcile
@@ -45,6 +46,13 @@ public final class Controller: Service, Sendable {
 
     /// Whether every source has listed once.
     public var hasSynced: Bool { sources.allSatisfy { $0.reflector.cache.hasSynced } }
+
+    static func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
+
+    private func record(_ result: String, _ started: ContinuousClock.Instant) {
+        Counter(label: "controller_runtime_reconcile_total", dimensions: [("controller", name), ("result", result)]).increment()
+        observer?(name, result, .now - started)
+    }
 
     public func run() async throws {
         let queue = self.queue
@@ -59,21 +67,23 @@ public final class Controller: Service, Sendable {
             group.addTask { await queue.runTimer() }
             for _ in 0..<workers {
                 group.addTask { [self] in
+                    let timer = Metrics.Timer(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", name)])
                     while let key = await queue.next() {
                         let started = ContinuousClock.now
+                        defer { timer.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started)) }
                         do {
                             switch try await reconcile(key) {
                             case .done:
                                 await queue.done(key, .success)
-                                observer?(name, "success", .now - started)
+                                record("success", started)
                             case .requeueAfter(let d):
                                 await queue.done(key, .requeueAfter(d))
-                                observer?(name, "requeue_after", .now - started)
+                                record("requeue_after", started)
                             }
                         } catch {
                             logger.info("reconcile failed", metadata: ["controller": "\(name)", "key": "\(key)", "error": "\(error)"])
                             await queue.done(key, .failure)
-                            observer?(name, "error", .now - started)
+                            record("error", started)
                         }
                     }
                 }

@@ -1,3 +1,5 @@
+import Metrics
+
 /// The work queue's I/O shell: workers wait in `next()`, the timer promotes scheduled keys.
 /// All rules live in `WorkQueueState`.
 public actor WorkQueue<Key: Hashable & Sendable> {
@@ -5,20 +7,26 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var waiters: [CheckedContinuation<Key?, Never>] = []
     private var stopped = false
     public let name: String
-    private let onAdd: (@Sendable (Int) -> Void)?
+    private let depthGauge: Gauge?
+    private let adds: Counter?
+    private let retries: Counter?
 
-    /// `onAdd` sees the depth after each add (for `workqueue_depth` / `workqueue_adds_total`).
-    public init(name: String, backoff: Backoff = .workQueue, onAdd: (@Sendable (Int) -> Void)? = nil) {
+    /// With `metrics`, reports `workqueue_depth`, `workqueue_adds_total` and
+    /// `workqueue_retries_total` labelled with `name`.
+    public init(name: String, backoff: Backoff = .workQueue, metrics: Bool = false) {
         self.name = name
         state = WorkQueueState(backoff: backoff)
-        self.onAdd = onAdd
+        depthGauge = metrics ? Gauge(label: "workqueue_depth", dimensions: [("name", name)]) : nil
+        adds = metrics ? Counter(label: "workqueue_adds_total", dimensions: [("name", name)]) : nil
+        retries = metrics ? Counter(label: "workqueue_retries_total", dimensions: [("name", name)]) : nil
     }
 
     public var depth: Int { state.depth }
 
     public func add(_ key: Key) {
-        if state.add(key) { onAdd?(state.depth) }
+        if state.add(key) { adds?.increment() }
         wake()
+        depthGauge?.record(state.depth)
     }
 
     public func add(_ key: Key, after delay: Duration) {
@@ -28,12 +36,16 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// The next key to work on; nil once the queue is shut down.
     public func next() async -> Key? {
         state.promote(now: .now)
-        if let key = state.take() { return key }
+        if let key = state.take() {
+            depthGauge?.record(state.depth)
+            return key
+        }
         if stopped { return nil }
         return await withCheckedContinuation { waiters.append($0) }
     }
 
     public func done(_ key: Key, _ outcome: WorkQueueState<Key>.Outcome) {
+        if outcome == .failure { retries?.increment() }
         state.done(key, outcome, now: .now)
         wake()
     }

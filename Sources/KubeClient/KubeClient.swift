@@ -25,13 +25,14 @@ public final class KubeClient: Sendable {
     let tokens: TokenSource
     let observer: (@Sendable (RequestRecord) -> Void)?
     let logger: Logger
-    let userAgent = "lucid-operator/0.1"
+    let userAgent: String
 
     /// `observer` sees every request attempt (retries included); `http` may be shared.
     public init(config: KubeConfig, http: HTTPClient? = nil, retry: RetryPolicy = RetryPolicy(),
-                logger: Logger = Logger(label: "lucid.kubeclient"),
+                userAgent: String = "lucid-operator/0.1", logger: Logger = Logger(label: "lucid.kubeclient"),
                 observer: (@Sendable (RequestRecord) -> Void)? = nil) throws(KubeError) {
         self.config = config
+        self.userAgent = userAgent
         self.retry = retry
         self.observer = observer
         self.logger = logger

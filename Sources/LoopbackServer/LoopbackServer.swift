@@ -114,16 +114,16 @@ public final class LoopbackServer: Sendable {
         for channel in channels { channel.close(promise: nil) }
     }
 
-    /// Starts a server answering with `handler` on `port` (0: a free one), runs `body`, then
-    /// stops the server, closing every connection.
+    /// Starts a server answering with `handler` on `host`:`port` (0: a free one), runs `body`,
+    /// then stops the server, closing every connection. Tests keep the loopback default.
     public static func run<T: Sendable>(
-        port: Int = 0, handler: @escaping Handler, _ body: @Sendable (LoopbackServer) async throws -> T
+        host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler, _ body: @Sendable (LoopbackServer) async throws -> T
     ) async throws -> T {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: "127.0.0.1", port: port) { child in
+            .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)

@@ -1,6 +1,7 @@
 import APIServer
 import ArgumentParser
 import Foundation
+import KubeClient
 import Logging
 import LucidAPI
 import ServiceLifecycle
@@ -9,16 +10,19 @@ import YAML
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run an embedded Kubernetes API server on 127.0.0.1 with the Lucid CRDs installed.",
+        abstract: "Run the operator on an embedded Kubernetes API server on 127.0.0.1, with the Lucid CRDs installed.",
         discussion: """
-            Writes a kubeconfig for it and prints the kubectl line to use. State lives in memory and
-            is gone when the process stops (SIGINT or SIGTERM). The controllers join this command
-            with the controller runtime; today it runs the API server only (--no-controllers).
+            Writes a kubeconfig for the server and prints the kubectl lines to use. State lives in
+            memory and is gone when the process stops (SIGINT or SIGTERM).
             """)
 
     @Option(help: "Port on 127.0.0.1; 0 picks a free one.") var port = 0
     @Option(help: "Where to write the kubeconfig.") var kubeconfig = "lucid-dev.kubeconfig"
-    @Flag(help: "Run the API server only, without the controllers (the only mode so far).") var noControllers = false
+    @Flag(help: "Run the API server only, without the controllers.") var noControllers = false
+    @Flag(help: "Load manifests/samples/ (or --samples-path) into the server at start.") var samples = false
+    @Option(help: "Where the samples are.") var samplesPath = "manifests/samples"
+    @Option(help: "Where the operator's /metrics listens.") var metricsBindAddress = BindAddress(host: "127.0.0.1", port: 0)
+    @Option(help: "Where the operator's /healthz and /readyz listen.") var healthProbeBindAddress = BindAddress(host: "127.0.0.1", port: 0)
     @Option(help: "Events kept for resuming watches; older resourceVersions get 410.") var historyWindow = 10_000
     @Option(help: "Seconds between watch bookmarks.") var bookmarkSeconds = 10
     @Option(help: "Fault injection: fraction (0-1) of API requests to fail.") var errorRate = 0.0
@@ -36,9 +40,15 @@ struct DevCommand: AsyncParsableCommand {
         faults.forceGone = forceGone
         let configuration = APIServer.Configuration(historyWindow: historyWindow, bookmarkInterval: .seconds(bookmarkSeconds), faults: faults)
 
+        OperatorMetrics.bootstrap()
         let logger = Logger(label: "lucid.dev")
+        var settings = OperatorSettings()
+        settings.leaderElection = false
+        settings.identity = "lucid-dev"
+        settings.metrics = metricsBindAddress
+        settings.probes = healthProbeBindAddress
         let service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
-                                        controllers: !noControllers, logger: logger)
+                                        controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -49,7 +59,8 @@ struct EmbeddedAPIServer: Service {
     let configuration: APIServer.Configuration
     let port: Int
     let kubeconfigPath: String
-    let controllers: Bool
+    let controllers: OperatorSettings?
+    let samplesPath: String?
     let logger: Logger
 
     func run() async throws {
@@ -57,6 +68,13 @@ struct EmbeddedAPIServer: Service {
         let logger = logger
         try await APIServer.run(configuration, port: port) { server in
             try server.install(try YAML.parseAll(try CRDs.yaml()).filter { $0 != .null })
+            if let samplesPath {
+                let files = try FileManager.default.contentsOfDirectory(atPath: samplesPath).filter { $0.hasSuffix(".yaml") }.sorted()
+                for file in files {
+                    try server.install(try YAML.parseAll(try String(contentsOfFile: "\(samplesPath)/\(file)", encoding: .utf8)).filter { $0 != .null })
+                }
+                logger.info("samples loaded", metadata: ["path": "\(samplesPath)", "files": "\(files.count)"])
+            }
             try server.kubeconfig().write(toFile: path, atomically: true, encoding: .utf8)
             logger.info("API server listening", metadata: ["url": "\(server.url)", "kubeconfig": "\(path)"])
             var banner = """
@@ -64,14 +82,18 @@ struct EmbeddedAPIServer: Service {
                   kubectl --kubeconfig \(path) get crds
                   kubectl --kubeconfig \(path) apply -f manifests/samples/
                   kubectl --kubeconfig \(path) get lucid -A
+                  kubectl --kubeconfig \(path) get configmaps -l app.kubernetes.io/managed-by=lucid-operator -A
                 Stop with Ctrl-C.
 
                 """
-            if controllers {
-                banner += "Note: the controllers are not built yet (controller-runtime issue); running the API server only.\n"
-            }
+            banner += controllers == nil ? "Controllers: off (--no-controllers).\n" : "Controllers: on.\n"
             FileHandle.standardOutput.write(Data(banner.utf8))
-            try? await gracefulShutdown()
+            if let settings = controllers {
+                let client = try KubeClient(config: KubeConfig(server: server.url), userAgent: "lucid-operator/0.1 (lucid-dev)", observer: OperatorMetrics.record)
+                try await OperatorCore(client: client, settings: settings, logger: logger).run()
+            } else {
+                try? await gracefulShutdown()
+            }
             logger.info("shutting down")
         }
     }
