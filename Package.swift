@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP"]),
         .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "KubeClient", "APIServer", "YAML"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML", "LoopbackServer"]),
         .testTarget(name: "OperatorTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),

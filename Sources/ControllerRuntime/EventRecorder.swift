@@ -45,7 +45,7 @@ public final class EventRecorder: Sendable {
         let event: JSON = [
             "apiVersion": "events.k8s.io/v1", "kind": "Event",
             "metadata": ["generateName": .string("\(name)."), "namespace": .string(namespace)],
-            "eventTime": .string(Self.microTime()), "reportingController": .string(controller), "reportingInstance": .string(instance),
+            "eventTime": .string(microTime()), "reportingController": .string(controller), "reportingInstance": .string(instance),
             "action": .string(action), "reason": .string(reason), "note": .string(String(note.prefix(1024))), "type": .string(type),
             "regarding": ["apiVersion": object["apiVersion"] ?? "", "kind": object["kind"] ?? "", "name": .string(name),
                           "namespace": .string(namespace), "uid": .string(uid),
@@ -56,9 +56,11 @@ public final class EventRecorder: Sendable {
         }
     }
 
-    static func microTime() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date()).replacingOccurrences(of: "Z", with: "000Z")
-    }
+}
+
+/// metav1.MicroTime for now: RFC 3339 with microseconds.
+func microTime() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date()).replacingOccurrences(of: "Z", with: "000Z")
 }

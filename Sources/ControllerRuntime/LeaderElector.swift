@@ -99,7 +99,7 @@ public final class LeaderElector: Sendable {
         case .standBy:
             return
         case .acquire, .renew:
-            let time = Self.microTime()
+            let time = microTime()
             do throws(KubeError) {
                 if var existing = lease {
                     let holder = existing[path: "spec", "holderIdentity"]?.stringValue
@@ -138,17 +138,11 @@ public final class LeaderElector: Sendable {
               lease[path: "spec", "holderIdentity"]?.stringValue == identity else { return }
         lease["spec"]?["holderIdentity"] = ""
         lease["spec"]?["leaseDurationSeconds"] = 1
-        lease["spec"]?["renewTime"] = .string(Self.microTime())
+        lease["spec"]?["renewTime"] = .string(microTime())
         do { _ = try await client.update(.leases, namespace: namespace, lease) } catch {
             logger.warning("could not release the lease", metadata: ["error": "\(error)"])
             return
         }
         logger.info("released the lease", metadata: ["lease": "\(namespace)/\(name)"])
-    }
-
-    static func microTime() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date()).replacingOccurrences(of: "Z", with: "000Z")
     }
 }

@@ -59,18 +59,6 @@ func withServer(_ configuration: APIServer.Configuration = APIServer.Configurati
     }
 }
 
-func waitUntil(_ limit: Duration, _ what: String = "condition", _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
 
 let trafficPolicies = GroupVersionResource(group: "mesh.lucid.io", version: "v1alpha1", resource: "trafficpolicies")
 let breakers = GroupVersionResource(group: "mesh.lucid.io", version: "v1alpha1", resource: "circuitbreakerconfigs")

@@ -103,6 +103,74 @@ import Testing
         }
     }
 
+
+
+    @Test func errorsCarryCurlCodeAndURL() async throws {
+        let client = try HTTPClient()
+        defer { client.shutdown() }
+        let port = try LoopbackPort.unused()
+        let url = "http://127.0.0.1:\(port)/nothing-here"
+        do {
+            _ = try await client.execute(HTTPRequest(url: url))
+            Issue.record("expected a connection failure")
+        } catch {
+            #expect(error.curlCode == 7)
+            #expect(error.isConnectFailure)
+            #expect(error.url == url)
+            #expect(!error.message.isEmpty)
+            #expect(error.description.contains(url))
+        }
+    }
+
+    @Test func timeoutsAreReportedAsTimeouts() async throws {
+        let client = try HTTPClient()
+        defer { client.shutdown() }
+        try await LoopbackServer.run(handler: { _, writer in
+            try await Task.sleep(for: .seconds(5))
+            try await writer.respond(status: 200)
+        }) { server in
+            do {
+                _ = try await client.execute(HTTPRequest(url: "\(server.baseURL)/slow", timeout: .milliseconds(200)))
+                Issue.record("expected a timeout")
+            } catch {
+                #expect((error as? HTTPError)?.isTimeout == true, "\(error)")
+            }
+        }
+    }
+
+    @Test func requestsAfterShutdownFail() async throws {
+        let client = try HTTPClient()
+        client.shutdown()
+        await #expect(throws: HTTPError.self) { _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:1/")) }
+    }
+}
+
+
+@Suite struct CancellationRaceTests {
+    /// A request made by a task that is already cancelled must end (with .cancelled), not hang.
+    @Test(.timeLimit(.minutes(1))) func requestsFromCancelledTasksEndAtOnce() async throws {
+        let client = try HTTPClient()
+        defer { client.shutdown() }
+        try await LoopbackServer.run(handler: { _, writer in try await writer.respond(status: 200, text: "ok") }) { server in
+            for _ in 0..<200 {
+                let task = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await client.execute(HTTPRequest(url: server.baseURL))
+                }
+                let result = await task.result
+                if case .failure(let error) = result { #expect((error as? HTTPError)?.kind == .cancelled) }
+                let stream = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await client.stream(HTTPRequest(url: server.baseURL, timeout: nil)).status
+                }
+                _ = await stream.result
+            }
+        }
+    }
+}
+
+/// Latency bounds, run alone (`hack/test.sh`, second phase) so other tests do not load the machine.
+@Suite(.serialized) struct HTTPTimingTests {
     @Test func cancellingAStreamEndsTheTransferQuickly() async throws {
         let client = try HTTPClient()
         defer { client.shutdown() }
@@ -163,79 +231,6 @@ import Testing
                 count += 1
             }
             #expect(count == total)
-        }
-    }
-
-    @Test func errorsCarryCurlCodeAndURL() async throws {
-        let client = try HTTPClient()
-        defer { client.shutdown() }
-        let port = try LoopbackPort.unused()
-        let url = "http://127.0.0.1:\(port)/nothing-here"
-        do {
-            _ = try await client.execute(HTTPRequest(url: url))
-            Issue.record("expected a connection failure")
-        } catch {
-            #expect(error.curlCode == 7)
-            #expect(error.isConnectFailure)
-            #expect(error.url == url)
-            #expect(!error.message.isEmpty)
-            #expect(error.description.contains(url))
-        }
-    }
-
-    @Test func timeoutsAreReportedAsTimeouts() async throws {
-        let client = try HTTPClient()
-        defer { client.shutdown() }
-        try await LoopbackServer.run(handler: { _, writer in
-            try await Task.sleep(for: .seconds(5))
-            try await writer.respond(status: 200)
-        }) { server in
-            do {
-                _ = try await client.execute(HTTPRequest(url: "\(server.baseURL)/slow", timeout: .milliseconds(200)))
-                Issue.record("expected a timeout")
-            } catch {
-                #expect((error as? HTTPError)?.isTimeout == true, "\(error)")
-            }
-        }
-    }
-
-    @Test func requestsAfterShutdownFail() async throws {
-        let client = try HTTPClient()
-        client.shutdown()
-        await #expect(throws: HTTPError.self) { _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:1/")) }
-    }
-}
-
-/// Polls `condition` until it holds or `limit` passes.
-func waitUntil(_ limit: Duration, _ condition: @Sendable () -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw WaitTimeout() }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
-
-struct WaitTimeout: Error {}
-
-@Suite struct CancellationRaceTests {
-    /// A request made by a task that is already cancelled must end (with .cancelled), not hang.
-    @Test(.timeLimit(.minutes(1))) func requestsFromCancelledTasksEndAtOnce() async throws {
-        let client = try HTTPClient()
-        defer { client.shutdown() }
-        try await LoopbackServer.run(handler: { _, writer in try await writer.respond(status: 200, text: "ok") }) { server in
-            for _ in 0..<200 {
-                let task = Task {
-                    withUnsafeCurrentTask { $0?.cancel() }
-                    return try await client.execute(HTTPRequest(url: server.baseURL))
-                }
-                let result = await task.result
-                if case .failure(let error) = result { #expect((error as? HTTPError)?.kind == .cancelled) }
-                let stream = Task {
-                    withUnsafeCurrentTask { $0?.cancel() }
-                    return try await client.stream(HTTPRequest(url: server.baseURL, timeout: nil)).status
-                }
-                _ = await stream.result
-            }
         }
     }
 }

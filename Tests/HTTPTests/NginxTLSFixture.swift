@@ -22,7 +22,10 @@ final class NginxTLSFixture: @unchecked Sendable {  // immutable after init; `pr
     init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("lucid-nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try Self.makeCertificates(in: directory)
+        let certificates = try await Certificates.shared.folder()
+        for name in ["ca.pem", "other-ca.pem", "server.pem", "server.key", "client.pem", "client.key"] {
+            try FileManager.default.copyItem(at: certificates.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        }
         guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first(where: FileManager.default.isExecutableFile) else {
             throw SetupError(description: "nginx is not installed: run hack/install-deps.sh")
         }
@@ -87,7 +90,22 @@ final class NginxTLSFixture: @unchecked Sendable {  // immutable after init; `pr
         (try? [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))) ?? []
     }
 
-    private static func makeCertificates(in directory: URL) throws {
+    /// The CA, server and client certificates, made once per test process.
+    actor Certificates {
+        static let shared = Certificates()
+        private var made: URL?
+
+        func folder() async throws -> URL {
+            if let made { return made }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lucid-certs-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try await NginxTLSFixture.makeCertificates(in: directory)
+            made = directory
+            return directory
+        }
+    }
+
+    static func makeCertificates(in directory: URL) async throws {
         let ext = directory.appendingPathComponent("server.ext")
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".write(to: ext, atomically: true, encoding: .utf8)
         let clientExt = directory.appendingPathComponent("client.ext")
@@ -101,7 +119,7 @@ final class NginxTLSFixture: @unchecked Sendable {  // immutable after init; `pr
             ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "2", "-extfile", "client.ext"],
         ]
         for args in steps {
-            let status = try ChildProcess.run("openssl", args.map { $0.hasSuffix(".pem") || $0.hasSuffix(".key") || $0.hasSuffix(".csr") || $0.hasSuffix(".ext") ? directory.appendingPathComponent($0).path : $0 })
+            let status = try await ChildProcess.run("openssl", args.map { $0.hasSuffix(".pem") || $0.hasSuffix(".key") || $0.hasSuffix(".csr") || $0.hasSuffix(".ext") ? directory.appendingPathComponent($0).path : $0 })
             guard status == 0 else {
                 throw SetupError(description: "openssl \(args.joined(separator: " ")) failed with \(status)")
             }

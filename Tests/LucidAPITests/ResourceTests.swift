@@ -52,14 +52,14 @@ import YAML
         #expect(onDisk == (try CRDs.yaml()), "crds/crds.yaml is stale: run `swift run lucid-operator crds > crds/crds.yaml`")
     }
 
-    @Test func theExecutablePrintsTheSameCRDs() throws {
+    @Test func theExecutablePrintsTheSameCRDs() async throws {
         let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let binary = [bundleDir, bundleDir.deletingLastPathComponent()].map { $0.appendingPathComponent("lucid-operator").path }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
         let path = try #require(binary, "lucid-operator is not built")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("crds-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        #expect(try ChildProcess.run(path, ["crds"], outputPath: out) == 0)
+        #expect(try await ChildProcess.run(path, ["crds"], outputPath: out) == 0)
         #expect(try String(contentsOfFile: out, encoding: .utf8) == (try CRDs.yaml()))
     }
 

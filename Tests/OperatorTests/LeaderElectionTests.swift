@@ -42,22 +42,11 @@ struct Replica: @unchecked Sendable {  // immutable after init
     func kill() async throws { _ = try await ChildProcess.run("pkill", ["-KILL", "-P", "\(process.pid)"]) }
 }
 
-func waitUntil(_ limit: Duration, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TimedOutWaiting(what: what) }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-}
-
-struct TimedOutWaiting: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
 
 let policies = GroupVersionResource(group: "mesh.lucid.io", version: "v1alpha1", resource: "trafficpolicies")
 
-@Suite(.serialized) struct LeaderElectionTests {
+/// Takeover times: run alone (`hack/test.sh`, second phase).
+@Suite(.serialized) struct LeaderElectionTimingTests {
     @Test(.timeLimit(.minutes(3))) func onlyTheLeaderWritesAndAStandbyTakesOver() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lucid-le-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -1,10 +1,12 @@
 import APIServer
 import Foundation
 import KubeClient
+import LoopbackServer
 import Testing
 import YAML
 
-@Suite(.serialized) struct ResilienceTests {
+/// Time-bound (an idle window, convergence under faults): run alone (`hack/test.sh`, second phase).
+@Suite(.serialized) struct ResilienceTimingTests {
     /// 100 policies over 10 sources, all converged; then 10 s of nothing must cost no write.
     @Test func anIdleOperatorWritesNothing() async throws {
         try await withOperator { server, client in

@@ -2,6 +2,7 @@ import APIServer
 import ControllerRuntime
 import Foundation
 import KubeClient
+import LoopbackServer
 import LucidAPI
 import Reconcilers
 import YAML
@@ -32,18 +33,6 @@ func withOperator(_ configuration: APIServer.Configuration = APIServer.Configura
     }
 }
 
-func waitUntil(_ limit: Duration, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for \(what)" }
-}
 
 func meshService(_ name: String, cluster: String? = nil, plane: String = "wallet", port: Int64 = 80) -> JSON {
     ["apiVersion": "v1", "kind": "Service",

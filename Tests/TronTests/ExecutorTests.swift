@@ -17,13 +17,6 @@ func prepare(_ fake: FakeTronGrid, _ client: TronGridClient, amount: String = "1
     return (BroadcastOrder(rawDataHex: raw.encoded().hex, txID: raw.txID.hex, intent: intent), intent)
 }
 
-func waitUntil(_ limit: Duration, _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw CancellationError() }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
 
 @Suite struct ExecutorTests {
     @Test(arguments: ["USDT", "TRX"])

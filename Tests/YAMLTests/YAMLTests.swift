@@ -188,13 +188,13 @@ func corpusFiles() throws -> [URL] {
     }()
 
     @Test(.enabled(if: python != nil, "skipped: no python3 with PyYAML on this machine, so the corpus cannot be compared"))
-    func corpusAgreesWithPyYAML() throws {
+    func corpusAgreesWithPyYAML() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("pyyaml_to_json.py").path
         var compared = 0
         for file in try corpusFiles() {
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("pyyaml-\(UUID().uuidString).jsonl")
             defer { try? FileManager.default.removeItem(at: out) }
-            let status = try ChildProcess.run(Self.python!, [script, file.path], outputPath: out.path)
+            let status = try await ChildProcess.run(Self.python!, [script, file.path], outputPath: out.path)
             let output = try String(contentsOf: out, encoding: .utf8)
             try #require(status == 0, "PyYAML failed on \(file.lastPathComponent): \(output)")
             let theirs = try output.split(separator: "\n").map { try JSON.parse(String($0)) }
