@@ -57,7 +57,9 @@ public final class SidecarReconciler: Sendable {
             },
             Controller.Source(Reflector(client: client, resource: .configMaps, namespace: namespace,
                                         labelSelector: "app.kubernetes.io/managed-by=lucid-operator,\(Self.serviceLabel)", cache: configMaps)) { change in
-                [Self.ref(change.object, change.object[path: "metadata", "labels", Self.serviceLabel]?.stringValue)].compactMap { $0 }
+                // The owning Service; the label still finds it if someone stripped the ownerReference.
+                let owned = owners(of: change.object, kind: "Service")
+                return owned.isEmpty ? [Self.ref(change.object, change.object[path: "metadata", "labels", Self.serviceLabel]?.stringValue)].compactMap { $0 } : owned
             },
         ], observer: observer) { [self] key in try await reconcile(key) }
     }
