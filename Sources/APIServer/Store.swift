@@ -390,10 +390,9 @@ extension Store.State {
         }
         if let uid = object[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) {
             for ref in refs.sorted(by: { $0.key < $1.key }) {
-                guard let rt = types[ref.typeKey], let dependent = objects[ref.typeKey]?[ref.key] else { continue }
+                guard let rt = types[ref.typeKey], objects[ref.typeKey]?[ref.key] != nil else { continue }
                 _ = try? delete(rt, namespace: ref.key.namespace, name: ref.key.name, propagation: "Background",
                                 preconditions: (nil, nil), historyLimit: historyLimit)
-                _ = dependent
             }
         }
     }

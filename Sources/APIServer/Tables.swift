@@ -110,7 +110,11 @@ enum JSONPath {
                 if inside == "*" {
                     current = current.flatMap { $0.arrayValue ?? $0.objectValue.map { Array($0.map(\.value)) } ?? [] }
                 } else if let i = Int(inside) {
-                    current = current.compactMap { $0.arrayValue.flatMap { a in (i >= 0 ? i : a.count + i) < a.count && (i >= 0 ? i : a.count + i) >= 0 ? a[i >= 0 ? i : a.count + i] : nil } }
+                    current = current.compactMap { value in
+                        guard let a = value.arrayValue else { return nil }
+                        let index = i >= 0 ? i : a.count + i  // negative indexes count from the end
+                        return a.indices.contains(index) ? a[index] : nil
+                    }
                 } else if inside.hasPrefix("?(@."), inside.hasSuffix(")") {
                     let condition = inside.dropFirst(4).dropLast()
                     let parts = condition.components(separatedBy: "==")
