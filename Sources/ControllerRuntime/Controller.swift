@@ -30,10 +30,8 @@ public final class Controller: Service, Sendable {
     let workers: Int
     let reconcile: @Sendable (ObjectRef) async throws -> ReconcileResult
     let logger: Logger
-    let observer: (@Sendable (_ controller: String, _ result: String, _ duration: Duration) -> Void)?
 
     public init(name: String, workers: Int = 2, sources: [Source], logger: Logger = Logger(label: "lucid.controller"),
-                observer: (@Sendable (String, String, Duration) -> Void)? = nil,
                 reconcile: @escaping @Sendable (ObjectRef) async throws -> ReconcileResult) {
         self.name = name
         self.queue = WorkQueue(name: name, metrics: true)
@@ -41,7 +39,6 @@ public final class Controller: Service, Sendable {
         self.workers = workers
         self.reconcile = reconcile
         self.logger = logger
-        self.observer = observer
     }
 
     /// Whether every source has listed once.
@@ -49,9 +46,8 @@ public final class Controller: Service, Sendable {
 
     static func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
 
-    private func record(_ result: String, _ started: ContinuousClock.Instant) {
+    private func record(_ result: String) {
         Counter(label: "controller_runtime_reconcile_total", dimensions: [("controller", name), ("result", result)]).increment()
-        observer?(name, result, .now - started)
     }
 
     public func run() async throws {
@@ -75,15 +71,15 @@ public final class Controller: Service, Sendable {
                             switch try await reconcile(key) {
                             case .done:
                                 await queue.done(key, .success)
-                                record("success", started)
+                                record("success")
                             case .requeueAfter(let d):
                                 await queue.done(key, .requeueAfter(d))
-                                record("requeue_after", started)
+                                record("requeue_after")
                             }
                         } catch {
                             logger.info("reconcile failed", metadata: ["controller": "\(name)", "key": "\(key)", "error": "\(error)"])
                             await queue.done(key, .failure)
-                            record("error", started)
+                            record("error")
                         }
                     }
                 }

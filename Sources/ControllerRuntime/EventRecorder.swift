@@ -45,7 +45,7 @@ public final class EventRecorder: Sendable {
         let event: JSON = [
             "apiVersion": "events.k8s.io/v1", "kind": "Event",
             "metadata": ["generateName": .string("\(name)."), "namespace": .string(namespace)],
-            "eventTime": .string(microTime()), "reportingController": .string(controller), "reportingInstance": .string(instance),
+            "eventTime": .string(KubeTime.micro()), "reportingController": .string(controller), "reportingInstance": .string(instance),
             "action": .string(action), "reason": .string(reason), "note": .string(String(note.prefix(1024))), "type": .string(type),
             "regarding": ["apiVersion": object["apiVersion"] ?? "", "kind": object["kind"] ?? "", "name": .string(name),
                           "namespace": .string(namespace), "uid": .string(uid),
@@ -58,9 +58,19 @@ public final class EventRecorder: Sendable {
 
 }
 
-/// metav1.MicroTime for now: RFC 3339 with microseconds.
-func microTime() -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: Date()).replacingOccurrences(of: "Z", with: "000Z")
+/// Timestamps in the API's formats, for what the operator writes.
+public enum KubeTime {
+    /// metav1.Time: RFC 3339, seconds.
+    public static func now() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date())
+    }
+
+    /// metav1.MicroTime: RFC 3339 with microseconds.
+    public static func micro() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date()).replacingOccurrences(of: "Z", with: "000Z")
+    }
 }

@@ -99,7 +99,7 @@ public final class LeaderElector: Sendable {
         case .standBy:
             return
         case .acquire, .renew:
-            let time = microTime()
+            let time = KubeTime.micro()
             do throws(KubeError) {
                 if var existing = lease {
                     let holder = existing[path: "spec", "holderIdentity"]?.stringValue
@@ -138,7 +138,7 @@ public final class LeaderElector: Sendable {
               lease[path: "spec", "holderIdentity"]?.stringValue == identity else { return }
         lease["spec"]?["holderIdentity"] = ""
         lease["spec"]?["leaseDurationSeconds"] = 1
-        lease["spec"]?["renewTime"] = .string(microTime())
+        lease["spec"]?["renewTime"] = .string(KubeTime.micro())
         do { _ = try await client.update(.leases, namespace: namespace, lease) } catch {
             logger.warning("could not release the lease", metadata: ["error": "\(error)"])
             return

@@ -41,8 +41,7 @@ public final class SidecarReconciler: Sendable {
 
     /// The controller: Services (with the mesh labels), TrafficPolicies and the sidecar
     /// ConfigMaps, mapped to the Services they concern.
-    public func controller(namespace: String? = nil, workers: Int = 2,
-                           observer: (@Sendable (String, String, Duration) -> Void)? = nil) -> Controller {
+    public func controller(namespace: String? = nil, workers: Int = 2) -> Controller {
         let policies = self.policies
         return Controller(name: "sidecar", workers: workers, sources: [
             Controller.Source(Reflector(client: client, resource: .services, namespace: namespace,
@@ -61,7 +60,7 @@ public final class SidecarReconciler: Sendable {
                 let owned = owners(of: change.object, kind: "Service")
                 return owned.isEmpty ? [Self.ref(change.object, change.object[path: "metadata", "labels", Self.serviceLabel]?.stringValue)].compactMap { $0 } : owned
             },
-        ], observer: observer) { [self] key in try await reconcile(key) }
+        ]) { [self] key in try await reconcile(key) }
     }
 
     public func reconcile(_ key: ObjectRef) async throws -> ReconcileResult {
@@ -160,7 +159,7 @@ public final class SidecarReconciler: Sendable {
         var status = current ?? PolicyStatus()
         let generation = object[path: "metadata", "generation"]?.intValue
         status.observedGeneration = generation
-        let now = Self.now()
+        let now = KubeTime.now()
         let conditions = status.conditions ?? []
         switch outcome {
         case .applied:
@@ -182,12 +181,6 @@ public final class SidecarReconciler: Sendable {
         var updated = object
         updated["status"] = try JSON.encode(status)
         _ = try await client.updateStatus(Self.trafficPolicies, namespace: object[path: "metadata", "namespace"]?.stringValue, updated)
-    }
-
-    static func now() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: Date())
     }
 }
 

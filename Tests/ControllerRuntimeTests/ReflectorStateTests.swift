@@ -5,24 +5,24 @@ import Testing
     @Test func listsThenWatchesFromTheListsVersion() {
         var r = ReflectorState()
         #expect(r.start() == .list)
-        do { let ok = r.next(after: .listed(resourceVersion: "10"), random: 0) == .watch(from: "10"); #expect(ok) }
+        do { let got = r.next(after: .listed(resourceVersion: "10"), random: 0); #expect(got == .watch(from: "10")) }
     }
 
     @Test func resumesFromTheLastVersionSeen() {
         var r = ReflectorState()
         _ = r.next(after: .listed(resourceVersion: "10"), random: 0)
         _ = r.next(after: .observed(resourceVersion: "15"), random: 0)
-        do { let ok = r.next(after: .watchEnded, random: 0) == .watch(from: "15"); #expect(ok) }
-        do { let ok = r.next(after: .watchFailed, random: 0) == .wait(.milliseconds(800), then: .watch(from: "15")); #expect(ok) }
+        do { let got = r.next(after: .watchEnded, random: 0); #expect(got == .watch(from: "15")) }
+        do { let got = r.next(after: .watchFailed, random: 0); #expect(got == .wait(.milliseconds(800), then: .watch(from: "15"))) }
     }
 
     @Test func relistsOnceOnGone() {
         var r = ReflectorState()
         _ = r.next(after: .listed(resourceVersion: "10"), random: 0)
-        do { let ok = r.next(after: .gone, random: 0) == .list; #expect(ok) }
+        do { let got = r.next(after: .gone, random: 0); #expect(got == .list) }
         #expect(r.resourceVersion == nil)
-        do { let ok = r.next(after: .listFailed, random: 0) == .wait(.milliseconds(800), then: .list); #expect(ok) }
-        do { let ok = r.next(after: .listed(resourceVersion: "40"), random: 0) == .watch(from: "40"); #expect(ok) }
+        do { let got = r.next(after: .listFailed, random: 0); #expect(got == .wait(.milliseconds(800), then: .list)) }
+        do { let got = r.next(after: .listed(resourceVersion: "40"), random: 0); #expect(got == .watch(from: "40")) }
     }
 
     @Test func backoffGrowsTo30sWithJitterAndResetsOnSuccess() {
@@ -37,6 +37,6 @@ import Testing
         #expect(jittered == .seconds(45))  // 30 s · (1 + 1.0·0.5)
         _ = r.next(after: .listed(resourceVersion: "1"), random: 0)
         #expect(r.failures == 0)
-        do { let ok = r.next(after: .watchFailed, random: 0) == .wait(.milliseconds(800), then: .watch(from: "1")); #expect(ok) }
+        do { let got = r.next(after: .watchFailed, random: 0); #expect(got == .wait(.milliseconds(800), then: .watch(from: "1"))) }
     }
 }

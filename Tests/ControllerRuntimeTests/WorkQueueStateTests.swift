@@ -10,21 +10,21 @@ import Testing
         do { let ok = !q.add("a"); #expect(ok) }
         do { let ok = q.add("b"); #expect(ok) }
         #expect(q.depth == 2)
-        do { let ok = q.take() == "a"; #expect(ok) }
-        do { let ok = q.take() == "b"; #expect(ok) }
-        do { let ok = q.take() == nil; #expect(ok) }
+        do { let got = q.take(); #expect(got == "a") }
+        do { let got = q.take(); #expect(got == "b") }
+        do { let got = q.take(); #expect(got == nil) }
     }
 
     @Test func aKeyIsNeverHandedOutTwiceAtOnceAndRunsAgainIfItChangedMeanwhile() {
         var q = WorkQueueState<String>()
         q.add("a")
-        do { let ok = q.take() == "a"; #expect(ok) }
+        do { let got = q.take(); #expect(got == "a") }
         do { let ok = !q.add("a"); #expect(ok) }  // in flight: remembered, not queued
-        do { let ok = q.take() == nil; #expect(ok) }
+        do { let got = q.take(); #expect(got == nil) }
         q.done("a", .success, now: t0)
-        do { let ok = q.take() == "a"; #expect(ok) }  // re-queued because it changed while in flight
+        do { let got = q.take(); #expect(got == "a") }  // re-queued because it changed while in flight
         q.done("a", .success, now: t0)
-        do { let ok = q.take() == nil; #expect(ok) }
+        do { let got = q.take(); #expect(got == nil) }
     }
 
     @Test func failuresBackOffPerKeyFrom5msTo1000s() {
@@ -60,7 +60,7 @@ import Testing
         #expect(q.nextDeadline == t0 + .seconds(30))
         q.add("a")  // an immediate add wins
         #expect(q.nextDeadline == nil)
-        do { let ok = q.take() == "a"; #expect(ok) }
+        do { let got = q.take(); #expect(got == "a") }
     }
 
     @Test func shutDownDropsEverything() {
@@ -68,7 +68,7 @@ import Testing
         q.add("a")
         q.add("b", at: t0 + .seconds(1))
         q.shutDown()
-        do { let ok = q.take() == nil; #expect(ok) }
+        do { let got = q.take(); #expect(got == nil) }
         do { let ok = !q.add("c"); #expect(ok) }
         #expect(q.nextDeadline == nil)
     }

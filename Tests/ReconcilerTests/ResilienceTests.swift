@@ -2,6 +2,7 @@ import APIServer
 import Foundation
 import KubeClient
 import LoopbackServer
+import Synchronization
 import Testing
 import YAML
 
@@ -25,7 +26,15 @@ import YAML
                         && p[path: "status", "conditions"]?[0]?["status"] == "True"
                 }
             }
-            try await Task.sleep(for: .seconds(1))  // let the last writes' own watch events come back and settle
+            // Settled: the last writes' own watch events came back and caused nothing more.
+            let previous = Mutex(server.writes)
+            try await waitUntil(.seconds(10), "writes to stop", interval: .milliseconds(500)) {
+                let now = server.writes
+                return previous.withLock { p in
+                    defer { p = now }
+                    return now == p
+                }
+            }
             let before = server.writes
             try await Task.sleep(for: .seconds(10))
             let after = server.writes
