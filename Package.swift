@@ -88,6 +88,9 @@ let package = Package(
         // The embedded Kubernetes API server (tests, benchmarks, `lucid-operator dev`).
         .target(name: "APIServer", dependencies: ["LoopbackServer", "StructuralSchema", "YAML"]),
 
+        // Test support: rendered Envoy configs checked against Envoy's v3 API (hack/envoy-check.py).
+        .target(name: "EnvoyCheck", dependencies: ["HTTP", "LoopbackServer", "YAML"]),
+
         // Test support: a simulated TRON chain behind TronGrid's HTTP API.
         .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),
 
@@ -105,6 +108,7 @@ let package = Package(
         .testTarget(name: "OperatorTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
+        .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
     ]
 )

@@ -13,6 +13,7 @@ packages=(
   openssl                # tests generate their own CA and certificates
   pkg-config             # SwiftPM resolves the system libraries with it
   python3-yaml           # PyYAML, the oracle for the YAML corpus test
+  python3-venv           # the virtual environment of the Envoy check (below)
 )
 
 missing=()
@@ -27,6 +28,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   echo "install-deps: installed ${missing[*]}"
+fi
+
+# The Envoy v3 check (hack/envoy-check.py): Envoy's API definitions (xds-protos, generated from
+# envoyproxy/data-plane-api) and protobuf's json_format, in the repository's own .venv so the
+# system Python stays untouched. Pinned, so every machine checks against the same definitions.
+venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+if ! "$venv/bin/python3" -c 'import envoy.config.bootstrap.v3.bootstrap_pb2, validate.validate_pb2' >/dev/null 2>&1; then
+  python3 -m venv "$venv"
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    'xds-protos==1.85.0' 'protobuf==7.36.2' 'grpcio==1.85.3'
+  echo "install-deps: installed xds-protos in $venv"
 fi
 
 # nginx from Debian starts a system instance on install; the tests run their own on free ports.

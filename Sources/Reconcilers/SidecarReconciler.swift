@@ -81,7 +81,8 @@ public final class SidecarReconciler: Sendable {
         var applied: String?
         if let mesh, let service {
             let namespaceServices = services.byIndex("namespace", key.namespace).compactMap(MeshService.init)
-            let (config, rendered) = SidecarRenderer.render(mesh, services: namespaceServices, policies: decoded.map(\.1))
+            let render = SidecarRenderer.render(SidecarInputs(service: mesh, policies: decoded.map(\.1), resolving: namespaceServices))
+            let (config, rendered) = (render.config, render.policies.mapValues(\.outcome))
             outcomes.merge(rendered) { a, _ in a }
             try await ensureConfigMap(mesh, service, config)
             applied = "\(key.namespace)/\(mesh.sidecarName)"
