@@ -60,8 +60,15 @@ struct RouteTable {
         if let j = entries.firstIndex(where: { $0.match == match }) {
             let existing = entries[j]
             if rule.action == .mirror, let mirror, existing.action == .allow || existing.action == .mirror {
-                entries[j].route["route"]?["request_mirror_policies"] = .array(
-                    (existing.route[path: "route", "request_mirror_policies"]?.arrayValue ?? []) + [Self.mirrorJSON(mirror, rule.mirror?.percent)])
+                let mirrors = existing.route[path: "route", "request_mirror_policies"]?.arrayValue ?? []
+                let added = Self.mirrorJSON(mirror, rule.mirror?.percent)
+                if let same = mirrors.first(where: { $0["cluster"] == added["cluster"] }) {
+                    if same != added {
+                        note(policy.name, "rules[\(i)] (mirror) for \(match.words) is shadowed by another mirror to \(mirror.name) on \(who(existing, policy)), with another percent")
+                    }
+                    return
+                }
+                entries[j].route["route"]?["request_mirror_policies"] = .array(mirrors + [added])
                 upstreams[mirror.name] = mirror
                 if (rule.timeout != nil || rule.retries != nil) && candidate.effect != existing.effect {
                     note(policy.name, "rules[\(i)] (mirror) for \(match.words) adds its mirror to \(who(existing, policy)), whose timeout and retries apply instead of its own")

@@ -59,6 +59,11 @@ public struct SidecarConfig: Sendable, Equatable {
     public var files: [String: String]
     /// SHA-256 (hex) over the files in name order.
     public var hash: String
+
+    public init(files: [String: String], hash: String) {
+        self.files = files
+        self.hash = hash
+    }
 }
 
 /// The result of one sidecar's render: its config, and a report for every TrafficPolicy in the

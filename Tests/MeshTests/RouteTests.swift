@@ -41,6 +41,13 @@ import YAML
         #expect(try r.clusters()[service("ledger").clusterName] != nil)
     }
 
+    @Test func twoPoliciesMirroringTheSameRequestsToOneTargetMirrorOnce() async throws {
+        let rules: JSON = [["action": "mirror", "match": ["path": "/pay"], "mirror": ["service": "ledger", "percent": 10]]]
+        let r = try await render([try policy("a", priority: 10, rules), try policy("b", rules)])
+        #expect(r.outcome("b") == .applied)
+        #expect(try r.routes()["payments"]?.first?[path: "route", "request_mirror_policies"]?.arrayValue?.count == 1)
+    }
+
     @Test func aMirrorRuleWhoseOwnTimeoutLosesToTheRouteItJoinsSaysSo() async throws {
         let r = try await render([try policy("p", [
             ["action": "allow", "match": ["path": "/pay"], "timeout": 1000],
@@ -61,6 +68,13 @@ import YAML
             #expect(r.outcome(name)?.message.contains("add up to 0") == true)
             #expect(r.outcome(name)?.message.contains("spec.rules[0].weight") == true)
         }
+        #expect(try r.routes().isEmpty)
+    }
+
+    @Test func aLoneWeightOfZeroIsInvalidNotAllTheTraffic() async throws {
+        let r = try await render([try policy("p", [["action": "allow", "match": ["path": "/pay"], "weight": 0]])])
+        #expect(r.outcome("p")?.reason == "Invalid")
+        #expect(r.outcome("p")?.message.contains("add up to 0 (p rules[0])") == true)
         #expect(try r.routes().isEmpty)
     }
 
