@@ -106,5 +106,6 @@ let package = Package(
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML"], exclude: ["Golden"]),
     ]
 )
