@@ -67,7 +67,7 @@ public enum WhoCanCall {
     static func lines(for caller: CallerIdentity, _ analysis: SecurityAnalysis) -> [AccessLine] {
         let program = analysis.program
         let applicable = program.entries.filter { program.applies($0, to: caller) }
-        let paths = Set(applicable.compactMap(\.match.path)).subtracting(["/"]).sorted() + ["/"]
+        let paths = Set(applicable.compactMap(\.match.path)).subtracting(["/"]).sorted(by: morePrecise) + ["/"]
         let methods: [String?] = Set(applicable.compactMap(\.match.method)).sorted().map(Optional.some) + [nil]
         var result: [AccessLine] = []
         for path in paths {
@@ -81,6 +81,13 @@ public enum WhoCanCall {
             }
         }
         return result
+    }
+
+    /// Paths by segment, a path before the prefixes it falls under.
+    static func morePrecise(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (a.split(separator: "/"), b.split(separator: "/"))
+        for (p, q) in zip(x, y) where p != q { return p < q }
+        return x.count > y.count
     }
 
     /// Follows the program for one (caller, path region, method) with credentials left open.
