@@ -16,7 +16,7 @@ indirect enum SecurityPrincipal: Hashable, Sendable {
     case method(String)
     /// A request header starts with a value.
     case headerPrefix(name: String, value: String)
-    /// Dynamic metadata exists at `path` under `filter`.
+    /// Dynamic metadata exists at `path` under `filter` (`sourced_metadata`, dynamic by default).
     case metadataPresent(filter: String, path: [String])
     /// Dynamic metadata at `path` is this string, or a list holding it.
     case metadataHolds(filter: String, path: [String], value: String)
@@ -81,14 +81,16 @@ indirect enum SecurityPrincipal: Hashable, Sendable {
         case .headerPrefix(let name, let value):
             return ["header": ["name": .string(name), "string_match": ["prefix": .string(value)]]]
         case .metadataPresent(let filter, let path):
-            return ["metadata": ["filter": .string(filter), "path": .array(path.map { ["key": .string($0)] }),
-                                 "value": ["present_match": true]]]
+            return ["sourced_metadata": ["metadata_matcher": ["filter": .string(filter), "path": .array(path.map { ["key": .string($0)] }),
+                                                              "value": ["present_match": true]]]]
         case .metadataHolds(let filter, let path, let value):
-            return ["metadata": ["filter": .string(filter), "path": .array(path.map { ["key": .string($0)] }),
-                                 "value": ["or_match": ["value_matchers": [
-                                    ["string_match": ["exact": .string(value)]],
-                                    ["list_match": ["one_of": ["string_match": ["exact": .string(value)]]]],
-                                 ]]]]]
+            return ["sourced_metadata": ["metadata_matcher": [
+                "filter": .string(filter), "path": .array(path.map { ["key": .string($0)] }),
+                "value": ["or_match": ["value_matchers": [
+                    ["string_match": ["exact": .string(value)]],
+                    ["list_match": ["one_of": ["string_match": ["exact": .string(value)]]]],
+                ]]],
+            ]]]
         }
     }
 }

@@ -20,7 +20,7 @@ import YAML
         #expect(!MeshIdentity.isReady(SecretData(entries: ["tls.crt": [], "tls.key": [1], "ca.crt": [1]])))
     }
 
-    @Test func aCallerPresentsItsCertificateAndChecksTheDestinationsIdentity() throws {
+    @Test func aCallerPresentsItsCertificateAndChecksTheDestinationsIdentity() async throws {
         let socket = try #require(MeshTLS.upstreamTransportSocket(from: gateway, to: payments, secrets: certificates(allServices), trustDomain: "cluster.local"))
         let context = try #require(socket["typed_config"])
         #expect(context["@type"] == "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext")
@@ -29,18 +29,23 @@ import YAML
                 == [["san_type": "URI", "matcher": ["exact": "spiffe://cluster.local/ns/lucid-payment/plane/wallet/svc/tron-payment"]]])
         #expect(context[path: "common_tls_context", "tls_certificate_sds_secret_configs"]?[0]?[path: "sds_config", "path_config_source", "path"]
                 == "/etc/lucid/sidecar/mesh-tls-sds.json")
-        checkEnvoy(socket, as: .transportSocket, "upstream-tls")
+        var cluster: JSON = ["@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "outbound|80||tron-payment.lucid-payment.svc.cluster.local",
+                             "type": "STRICT_DNS", "connect_timeout": "1s", "transport_socket": socket]
+        cluster["load_assignment"] = ["cluster_name": cluster["name"] ?? "", "endpoints": [["lb_endpoints": [["endpoint": ["address": [
+            "socket_address": ["address": "tron-payment.lucid-payment.svc.cluster.local", "port_value": 80]]]]]]]]
+        let cds: JSON = ["resources": [cluster]]
+        try await checkEnvoy(MeshTLS.configMapFiles.merging(["cds.json": cds.jsonText]) { a, _ in a }, "upstream-tls")
         #expect(MeshTLS.upstreamTransportSocket(from: gateway, to: payments, secrets: certificates([gateway]), trustDomain: "cluster.local") == nil)
         #expect(MeshTLS.upstreamTransportSocket(from: gateway, to: payments, secrets: certificates([payments]), trustDomain: "cluster.local") == nil)
     }
 
-    @Test func sdsFilesPointAtTheMountedCertificate() throws {
+    @Test func sdsFilesPointAtTheMountedCertificate() async throws {
         let files = MeshTLS.configMapFiles
         #expect(files.keys.sorted() == ["mesh-ca-sds.json", "mesh-tls-sds.json"])
         let tls = try JSON.parse(files["mesh-tls-sds.json"] ?? "")
         #expect(tls["resources"]?[0]?[path: "tls_certificate", "private_key", "filename"] == "/etc/lucid/mesh-tls/tls.key")
         #expect(tls["resources"]?[0]?[path: "tls_certificate", "watched_directory", "path"] == "/etc/lucid/mesh-tls")
-        for (name, text) in files { checkEnvoy(try JSON.parse(text), as: .discoveryResponse, "sds-\(name)") }
+        try await checkEnvoy(files, "sds")
     }
 }
 

@@ -17,7 +17,7 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
 }
 
 @Suite struct InboundListenerTests {
-    @Test func listenerFrontsTheTargetPortWithAnMTLSAndAPlaintextChain() throws {
+    @Test func listenerFrontsTheTargetPortWithAnMTLSAndAPlaintextChain() async throws {
         let render = InboundRenderer.render(InboundInputs(destination: chain, services: allServices, policies: [], secrets: certificates(allServices)))
         let listener = try #require(render.listener)
         #expect(listener["name"] == "inbound")
@@ -37,16 +37,16 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
         let hcm = try #require(chains[0]["filters"]?[0]?["typed_config"])
         #expect(hcm["forward_client_cert_details"] == "SANITIZE_SET" && hcm["normalize_path"] == true && hcm["merge_slashes"] == true)
         #expect(chains[1]["filters"]?[0]?[path: "typed_config", "forward_client_cert_details"] == "SANITIZE")
-        checkEnvoy(render, "listener-no-policies")
+        try await checkEnvoy(render, "listener-no-policies")
     }
 
-    @Test func withoutItsCertificateTheServiceServesOnlyPlaintext() throws {
+    @Test func withoutItsCertificateTheServiceServesOnlyPlaintext() async throws {
         let render = InboundRenderer.render(InboundInputs(destination: chain, services: allServices, policies: [], secrets: [:]))
         #expect(render.listener?["filter_chains"]?.arrayValue?.map { $0["name"] } == ["inbound-plaintext"])
-        checkEnvoy(render, "listener-uncertified")
+        try await checkEnvoy(render, "listener-uncertified")
     }
 
-    @Test func theAccessLogRecordsCallerAndDecision() throws {
+    @Test func theAccessLogRecordsCallerAndDecision() async throws {
         let render = InboundRenderer.render(InboundInputs(destination: payments, services: allServices,
             policies: [policy("p", source: "api-gateway", destination: "tron-payment", [jwtRule(roles: ["payments"])])], secrets: certificates(allServices)))
         let hcm = try #require(render.listener?["filter_chains"]?[0]?["filters"]?[0]?["typed_config"])
@@ -57,10 +57,10 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
         #expect(format["api_key_client"] == "%REQ(X-LUCID-API-KEY-CLIENT)%")
         #expect(format["jwt_subject.auth.lucid.internal"] == "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:auth.lucid.internal:sub)%")
         #expect(format["destination"] == "lucid-payment/tron-payment")
-        checkEnvoy(render, "access-log")
+        try await checkEnvoy(render, "access-log")
     }
 
-    @Test func jwtAuthnVerifiesTokensFromARemoteJWKSWithItsOwnCluster() throws {
+    @Test func jwtAuthnVerifiesTokensFromARemoteJWKSWithItsOwnCluster() async throws {
         let render = InboundRenderer.render(InboundInputs(destination: payments, services: allServices, policies: [
             policy("p", source: "api-gateway", destination: "tron-payment", [jwtRule(audiences: ["tron-payment"])]),
             policy("q", source: "*", destination: "tron-payment", [jwtRule(.allow, roles: ["ops"], issuer: "https://login.example.com/realms/lucid",
@@ -82,10 +82,10 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
         #expect(tls["sni"] == "login.example.com")
         #expect(tls[path: "common_tls_context", "validation_context", "match_typed_subject_alt_names"]?[0] == ["san_type": "DNS", "matcher": ["exact": "login.example.com"]])
         #expect(render.clusters[3]["transport_socket"] == nil && render.clusters[3]["type"] == "STATIC")
-        checkEnvoy(render, "jwt-providers")
+        try await checkEnvoy(render, "jwt-providers")
     }
 
-    @Test func removingAPolicyRemovesItsFilters() throws {
+    @Test func removingAPolicyRemovesItsFilters() async throws {
         var inputs = apiKeyInputs()
         inputs.policies.append(policy("jwt", source: "api-gateway", destination: "tron-payment", [jwtRule(roles: ["payments"])]))
         let before = InboundRenderer.render(inputs)
@@ -99,8 +99,8 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
         let rbac = try #require(after.listener?["filter_chains"]?[0]?["filters"]?[0]?[path: "typed_config", "http_filters"]?[1]?["typed_config"])
         #expect(rbac[path: "rules", "policies"]?.objectValue?.keys == ["default/plane-isolation"])
         #expect(!after.listener!.jsonText.contains("admin") && !after.listener!.jsonText.contains("jwt"))
-        checkEnvoy(before, "remove-before")
-        checkEnvoy(after, "remove-after")
+        try await checkEnvoy(before, "remove-before")
+        try await checkEnvoy(after, "remove-after")
     }
 
     @Test func aNamedTargetPortLeavesNoListener() {
@@ -128,7 +128,7 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
 }
 
 @Suite struct KeyMaterialTests {
-    @Test func apiKeysGoOnlyIntoSecretFiles() throws {
+    @Test func apiKeysGoOnlyIntoSecretFiles() async throws {
         let render = InboundRenderer.render(apiKeyInputs())
         let configMapSide = [render.listener ?? .null] + render.clusters
         for text in configMapSide.map(\.jsonText) + Array(render.configMapFiles.values) {
@@ -148,7 +148,7 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
         #expect(auth["forwarding"] == ["header": "x-lucid-api-key-client", "hide_credentials": true])
         let discovery = try #require(render.listener?["filter_chains"]?[0]?["filters"]?[0]?[path: "typed_config", "http_filters"]?[1]?["config_discovery"])
         #expect(discovery[path: "config_source", "path_config_source", "path"] == "/etc/lucid/sidecar-keys/api-keys-x-lucid-admin-key.json")
-        checkEnvoy(render, "api-keys")
+        try await checkEnvoy(render, "api-keys")
     }
 
     @Test func rotatingAKeyChangesOnlyTheSecretSide() {
@@ -196,7 +196,7 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
 }
 
 @Suite struct OutcomeTests {
-    @Test func aMissingSecretIsNamedAndItsRuleFailsClosed() throws {
+    @Test func aMissingSecretIsNamedAndItsRuleFailsClosed() async throws {
         let e = Evaluation(apiKeyInputs(secrets: [:]))
         let outcome = try #require(e.render.outcomes["admin"])
         #expect(outcome.reason == "SecretNotFound" && !outcome.ready && outcome.enforced)
@@ -207,7 +207,7 @@ private func filterNames(_ render: InboundRender, chain: String = "inbound-mtls"
         #expect(e.render.secretFiles.isEmpty && !filterNames(e.render, chain: "inbound-plaintext").contains { $0.hasPrefix("lucid.api_key_auth") })
         #expect(try e.envoy(SecurityRequest(caller: .anonymous)) == SecurityDecision(allowed: false, decidedBy: "admin/rules[0]"))
         try e.expectAgreement()
-        checkEnvoy(e.render, "secret-not-found")
+        try await checkEnvoy(e.render, "secret-not-found")
     }
 
     @Test func certificateNotReadyNamesTheSecret() throws {

@@ -11,7 +11,7 @@ struct RBACRequest {
 }
 
 /// Evaluates a rendered `envoy.extensions.filters.http.rbac.v3.RBAC` config the way Envoy's
-/// RBAC engine does (Principal and Permission trees, StringMatcher, MetadataMatcher with
+/// RBAC engine does (Principal and Permission trees, StringMatcher, SourcedMetadata with
 /// ValueMatcher), for the subset the renderer emits. Anything else fails the test loudly.
 struct RBACInterpreter {
     struct Unsupported: Error, CustomStringConvertible {
@@ -54,8 +54,11 @@ struct RBACInterpreter {
         case "header":
             guard let name = value["name"]?.stringValue, let header = r.headers[name] else { return false }
             return try string(value["string_match"] ?? .null, header)
-        case "metadata":
-            guard let filter = value["filter"]?.stringValue else { throw Unsupported(what: p) }
+        case "sourced_metadata":
+            // Dynamic metadata unless metadata_source says ROUTE, which the renderer never does.
+            guard value["metadata_source"] == nil, let value = value["metadata_matcher"], let filter = value["filter"]?.stringValue else {
+                throw Unsupported(what: p)
+            }
             var node: JSON? = r.metadata[filter]
             for segment in value["path"]?.arrayValue ?? [] {
                 guard let k = segment["key"]?.stringValue else { throw Unsupported(what: p) }

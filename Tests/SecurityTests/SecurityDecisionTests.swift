@@ -249,19 +249,19 @@ private func token(_ e: Evaluation, aud: [String] = ["tron-payment"], roles: [St
     ]
 
     @Test(arguments: [PlaneIsolation.strict, .off])
-    func mixedPolicies(isolation: PlaneIsolation) throws {
+    func mixedPolicies(isolation: PlaneIsolation) async throws {
         let e = Evaluation(inputs(Self.mixed, secrets: ["ops-keys": keys(["bot": "0123456789abcdef-bot"])], isolation: isolation))
         #expect(e.requests().count > 1000)
         try e.expectAgreement()
-        checkEnvoy(e.render, "agreement-\(isolation)")
+        try await checkEnvoy(e.render, "agreement-\(isolation)")
     }
 
-    @Test func withoutCertificatesEveryCallerIsAnonymous() throws {
+    @Test func withoutCertificatesEveryCallerIsAnonymous() async throws {
         var i = inputs(Self.mixed, secrets: ["ops-keys": keys(["bot": "0123456789abcdef-bot"])])
         i.secrets = i.secrets.filter { !$0.key.hasSuffix("-mesh-tls") }
         let e = Evaluation(i)
         #expect(e.chain("mtls") == nil)
         try e.expectAgreement()
-        checkEnvoy(e.render, "agreement-uncertified")
+        try await checkEnvoy(e.render, "agreement-uncertified")
     }
 }

@@ -7,13 +7,13 @@ import YAML
 @Suite struct WhoCanCallTests {
     /// Who-can-call for every mesh Service of the samples, certificates issued. Regenerate with
     /// LUCID_UPDATE_GOLDEN=1 after a deliberate change, and read the diff.
-    @Test func goldenOnTheSamples() throws {
+    @Test func goldenOnTheSamples() async throws {
         let samples = try Samples.load()
         var text = ""
         for s in samples.services.sorted(by: { $0.name < $1.name }) {
             let inputs = try #require(samples.inputs(for: s.name))
             text += WhoCanCall.format(WhoCanCall.analyze(inputs)) + "\n"
-            checkEnvoy(InboundRenderer.render(inputs), "samples-\(s.name)")
+            try await checkEnvoy(InboundRenderer.render(inputs), "samples-\(s.name)")
         }
         let golden = repositoryRoot.appendingPathComponent("Tests/SecurityTests/Golden/who-can-call-samples.txt")
         if ProcessInfo.processInfo.environment["LUCID_UPDATE_GOLDEN"] != nil {
