@@ -13,14 +13,22 @@ public struct MeshService: Sendable, Equatable {
     public var cluster: String
     public var plane: String
     public var port: Int
+    /// The application's port behind `port` (the Service's `targetPort`, which defaults to
+    /// `port`); nil when the Service names it, since the number is then only in the pods.
+    public var targetPort: Int?
+    /// The Service's pod selector: the pods a NetworkPolicy for this Service selects.
+    public var selector: [String: String]
 
-    public init(name: String, namespace: String, uid: String, cluster: String, plane: String, port: Int) {
+    public init(name: String, namespace: String, uid: String, cluster: String, plane: String, port: Int,
+                targetPort: Int? = nil, selector: [String: String] = [:]) {
         self.name = name
         self.namespace = namespace
         self.uid = uid
         self.cluster = cluster
         self.plane = plane
         self.port = port
+        self.targetPort = targetPort ?? port
+        self.selector = selector
     }
 
     /// A mesh Service from a Service object; nil when it lacks the labels or has a plane outside
@@ -30,9 +38,19 @@ public struct MeshService: Sendable, Equatable {
               let labels = service[path: "metadata", "labels"]?.objectValue,
               let cluster = labels[Self.clusterLabel]?.stringValue, !cluster.isEmpty,
               let plane = labels[Self.planeLabel]?.stringValue, Self.planes.contains(plane) else { return nil }
+        let port = Int(service[path: "spec", "ports"]?[0]?["port"]?.intValue ?? 80)
+        let target = service[path: "spec", "ports"]?[0]?["targetPort"]
+        var selector: [String: String] = [:]
+        for (key, value) in service[path: "spec", "selector"]?.objectValue ?? [:] {
+            if let value = value.stringValue { selector[key] = value }
+        }
         self.init(name: name, namespace: service[path: "metadata", "namespace"]?.stringValue ?? "default",
                   uid: service[path: "metadata", "uid"]?.stringValue ?? "", cluster: cluster, plane: plane,
-                  port: Int(service[path: "spec", "ports"]?[0]?["port"]?.intValue ?? 80))
+                  port: port, selector: selector)
+        switch target {
+        case nil, .null?: targetPort = port
+        case let value?: targetPort = value.intValue.map(Int.init)
+        }
     }
 
     public var fqdn: String { "\(name).\(namespace).svc.cluster.local" }
