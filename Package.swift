@@ -56,6 +56,8 @@ let package = Package(
             ]),
         .target(name: "LucidAPI", dependencies: ["StructuralSchema", "YAML", "Tron"]),
         .target(name: "Mesh", dependencies: ["LucidAPI", "YAML", "Tron"]),
+        // The payout state machine, the Job builder and reader: pure.
+        .target(name: "Payouts", dependencies: ["LucidAPI", "Tron", "YAML"]),
         .target(
             name: "Reconcilers",
             dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML", .product(name: "Logging", package: "swift-log")]),
@@ -106,5 +108,6 @@ let package = Package(
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
+        .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
     ]
 )
