@@ -93,6 +93,15 @@ let package = Package(
         // Test support: a simulated TRON chain behind TronGrid's HTTP API.
         .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),
 
+        // Development only (`lucid-operator dev`, tests): runs payout Jobs on this machine.
+        .target(
+            name: "DevJobRunner",
+            dependencies: [
+                "KubeClient", "YAML",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
         // Benchmarks: `swift run -c release <name>`.
         .executableTarget(
             name: "api-server-benchmark",
@@ -109,5 +118,8 @@ let package = Package(
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
+        .testTarget(
+            name: "DevJobRunnerTests",
+            dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),
     ]
 )
