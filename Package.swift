@@ -56,6 +56,8 @@ let package = Package(
             ]),
         .target(name: "LucidAPI", dependencies: ["StructuralSchema", "YAML", "Tron"]),
         .target(name: "Mesh", dependencies: ["LucidAPI", "YAML", "Tron"]),
+        // The payout state machine, the Job builder and reader: pure.
+        .target(name: "Payouts", dependencies: ["LucidAPI", "Tron", "YAML"]),
         .target(
             name: "Reconcilers",
             dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML", .product(name: "Logging", package: "swift-log")]),
@@ -94,6 +96,15 @@ let package = Package(
         // Test support: a simulated TRON chain behind TronGrid's HTTP API.
         .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),
 
+        // Development only (`lucid-operator dev`, tests): runs payout Jobs on this machine.
+        .target(
+            name: "DevJobRunner",
+            dependencies: [
+                "KubeClient", "YAML",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
         // Benchmarks: `swift run -c release <name>`.
         .executableTarget(
             name: "api-server-benchmark",
@@ -111,5 +122,9 @@ let package = Package(
         .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
         .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML"], exclude: ["Golden"]),
+        .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
+        .testTarget(
+            name: "DevJobRunnerTests",
+            dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),
     ]
 )

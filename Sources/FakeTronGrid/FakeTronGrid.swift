@@ -3,12 +3,21 @@ import Synchronization
 import Tron
 import YAML
 
-/// A simulated TRON chain behind TronGrid's HTTP API, on loopback, for tests.
+/// A simulated TRON chain behind TronGrid's HTTP API, on loopback, for tests and
+/// `lucid-operator dev`.
 ///
-/// Blocks are produced every `blockInterval` of wall time (worked out lazily on each request);
-/// the solid block trails the head by `solidLag` blocks. A broadcast is checked the way
-/// java-tron checks it (duplicate, signature, expiration, TaPoS), waits in a pending pool, and
-/// lands in the next block with a receipt: SUCCESS, or REVERT when `faults.revert` is set.
+/// Blocks are produced every `blockInterval` of wall time (worked out lazily on each request),
+/// and `advance(by:)` jumps the chain forward (past an expiration, say); the solid block trails
+/// the head by `solidLag` blocks. A broadcast is checked the way java-tron checks it (duplicate,
+/// signature, expiration, TaPoS), waits in a pending pool, and lands in the next block with a
+/// receipt: SUCCESS, or REVERT when `faults.revert` is set. What matters for at-most-once is
+/// counted: broadcasts per txID, and transfers (what actually moved on chain) per recipient and
+/// amount.
+///
+/// Endpoints: `/wallet/getnowblock`, `/wallet/broadcasthex`, `/wallet/gettransactionbyid`,
+/// `/wallet/gettransactioninfobyid`, and the solidity ones `/walletsolidity/getnowblock`,
+/// `/walletsolidity/gettransactionbyid`, `/walletsolidity/gettransactioninfobyid`, answering
+/// `{}` for an unknown txID as TronGrid does.
 public final class FakeTronGrid: Sendable {
     /// Ways to misbehave, settable while the server runs.
     public struct Faults: Sendable {
@@ -32,11 +41,27 @@ public final class FakeTronGrid: Sendable {
         var success: Bool
     }
 
+    /// Value moved by a transaction that succeeded in a block.
+    public struct Transfer: Sendable, Equatable {
+        public var txID: String
+        public var block: Int64
+        public var from: TronAddress
+        public var to: TronAddress
+        /// Base units (sun, or the token's).
+        public var amount: Int64
+        /// nil for TRX; the token contract for a TRC20 transfer.
+        public var token: TronAddress?
+    }
+
     struct Chain {
         var head: Int64 = 0
+        /// Blocks added by `advance`, on top of those wall time produced.
+        var skipped: Int64 = 0
         var pending: [(id: String, signed: SignedTransaction, raw: RawTransaction)] = []
         var included: [String: Included] = [:]
         var broadcasts: [String: Int] = [:]
+        var transfers: [Transfer] = []
+        var apiKeys: Set<String> = []
         var faults = Faults()
     }
 
@@ -61,13 +86,14 @@ public final class FakeTronGrid: Sendable {
     /// Runs a fake chain for the duration of `body`. `usdtContract` is the TRC20 it treats as
     /// USDT (Nile's by default).
     public static func run<T: Sendable>(
+        host: String = "127.0.0.1", port: Int = 0,
         blockInterval: Duration = .milliseconds(10), solidLag: Int64 = 3,
         usdtContract: TronAddress = TronNetwork.nile.usdtContract!,
         genesisTime: Int64 = 1_751_466_000_000,
         _ body: @Sendable (FakeTronGrid) async throws -> T
     ) async throws -> T {
         let holder = Mutex<FakeTronGrid?>(nil)
-        return try await LoopbackServer.run(handler: { request, writer in
+        return try await LoopbackServer.run(host: host, port: port, handler: { request, writer in
             guard let fake = holder.withLock({ $0 }) else { return try await writer.respond(status: 503, text: "starting") }
             try await fake.handle(request, writer)
         }) { server in
@@ -82,6 +108,35 @@ public final class FakeTronGrid: Sendable {
 
     /// How many times `txID` was broadcast (duplicates included).
     public func broadcasts(of txID: String) -> Int { chain.withLock { $0.broadcasts[txID] ?? 0 } }
+
+    /// Broadcasts of any txID so far.
+    public var totalBroadcasts: Int { chain.withLock { $0.broadcasts.values.reduce(0, +) } }
+
+    /// Every transfer that landed, oldest first.
+    public var transfers: [Transfer] { chain.withLock { c in advance(&c); return c.transfers } }
+
+    /// Transfers that paid `amount` (decimal, 6 places) to `recipient` (base58), in TRX when
+    /// `token` is nil, else in that token.
+    public func transfers(to recipient: String, amount: String, token: TronAddress? = nil) -> [Transfer] {
+        guard let to = try? TronAddress(recipient), let value = try? Amount(decimal: amount, currency: .trx) else { return [] }
+        return transfers.filter { $0.to == to && $0.amount == value.baseUnits && $0.token == token }
+    }
+
+    /// `TRON-PRO-API-KEY` values the chain was sent.
+    public var apiKeysSeen: Set<String> { chain.withLock { $0.apiKeys } }
+
+    /// Moves the chain forward by `time` of chain time at once (blocks are produced as if that
+    /// much time had passed; pending transactions land in the first of them).
+    public func advance(by time: Duration) {
+        chain.withLock { c in
+            advance(&c)
+            c.skipped += max(1, Int64(time / blockInterval))
+            advance(&c)
+        }
+    }
+
+    /// The latest solid block's header.
+    public func solidBlock() -> BlockHeader { chain.withLock { c in advance(&c); return header(max(c.head - solidLag, 0)) } }
 
     /// The latest block's header, as the chain stands now.
     public func headBlock() -> BlockHeader { chain.withLock { c in advance(&c); return header(c.head) } }
@@ -104,16 +159,28 @@ public final class FakeTronGrid: Sendable {
     }
 
     private func advance(_ c: inout Chain) {
-        let target = Int64((ContinuousClock.now - started) / blockInterval) + 1
-        while c.head < target {
-            c.head += 1
-            let block = header(c.head)
-            for tx in c.pending where tx.raw.expiration > block.timestamp {
-                var success = true
-                if case .triggerSmartContract = tx.raw.contract, c.faults.revert { success = false }
-                c.included[tx.id] = Included(block: c.head, timestamp: block.timestamp, signed: tx.signed, raw: tx.raw, success: success)
-            }
-            c.pending = []
+        let target = Int64((ContinuousClock.now - started) / blockInterval) + 1 + c.skipped
+        guard c.head < target else { return }
+        // The next block takes the pending pool; empty blocks follow up to the target.
+        c.head += 1
+        let block = header(c.head)
+        for tx in c.pending where tx.raw.expiration > block.timestamp {
+            var success = true
+            if case .triggerSmartContract = tx.raw.contract, c.faults.revert { success = false }
+            c.included[tx.id] = Included(block: c.head, timestamp: block.timestamp, signed: tx.signed, raw: tx.raw, success: success)
+            if success, let transfer = transfer(tx.id, tx.raw, block: c.head) { c.transfers.append(transfer) }
+        }
+        c.pending = []
+        c.head = target
+    }
+
+    private func transfer(_ id: String, _ raw: RawTransaction, block: Int64) -> Transfer? {
+        switch raw.contract {
+        case .transfer(let owner, let to, let amount):
+            return Transfer(txID: id, block: block, from: owner, to: to, amount: amount, token: nil)
+        case .triggerSmartContract(let owner, let contract, _, let data):
+            guard let call = ABI.decodeTransferCall(data) else { return nil }
+            return Transfer(txID: id, block: block, from: owner, to: call.to, amount: call.amount, token: contract)
         }
     }
 
@@ -123,7 +190,9 @@ public final class FakeTronGrid: Sendable {
         let body = (try? JSON.parse(request.body)) ?? [:]
         let path = String(request.path)
         enum Action { case answer(JSON), unavailable, stall(Duration, JSON) }
+        let apiKey = request.header("TRON-PRO-API-KEY")
         let action: Action = chain.withLock { c in
+            if let apiKey { c.apiKeys.insert(apiKey) }
             if c.faults.unavailable > 0 {
                 c.faults.unavailable -= 1
                 return .unavailable
@@ -197,8 +266,14 @@ public final class FakeTronGrid: Sendable {
     }
 
     private func blockJSON(_ block: BlockHeader) -> JSON {
-        ["blockID": .string(block.id.hex),
-         "block_header": ["raw_data": ["number": .int(block.number), "timestamp": .int(block.timestamp)]]]
+        let parent = header(max(block.number - 1, 0))
+        return ["blockID": .string(block.id.hex),
+                "block_header": [
+                    "raw_data": ["number": .int(block.number), "txTrieRoot": .string(String(repeating: "0", count: 64)),
+                                 "witness_address": "41928c9af0651632157ef27a2cf17ca72c575a4d21", "parentHash": .string(parent.id.hex),
+                                 "version": 31, "timestamp": .int(block.timestamp)],
+                    "witness_signature": .string(String(repeating: "0", count: 130)),
+                ]]
     }
 
     private func transactionJSON(_ id: String, _ tx: Included) -> JSON {

@@ -7,10 +7,13 @@ import Synchronization
 /// The one thread that owns a `CURLM` and drives every transfer of an `HTTPClient`.
 ///
 /// Other threads never touch the multi handle: they queue a `Command` and call
-/// `curl_multi_wakeup`, the one multi call libcurl allows from another thread.
+/// `curl_multi_wakeup`, the one multi call libcurl allows from another thread. They call it while
+/// holding the `inbox` lock, and only while the loop is not shutting down: the loop frees the
+/// handle only after it has seen `shuttingDown` under that lock, so no wakeup can reach a freed
+/// handle.
 ///
-/// `@unchecked Sendable`: `multi` and `active` are used only on the loop thread; `inbox` is a
-/// `Mutex`; `finished` is a semaphore.
+/// `@unchecked Sendable`: `multi` and `active` are used only on the loop thread, apart from
+/// `curl_multi_wakeup` under the `inbox` lock; `inbox` is a `Mutex`; `finished` is a semaphore.
 final class CurlLoop: @unchecked Sendable {
     enum Command {
         case add(Transfer)
@@ -23,6 +26,16 @@ final class CurlLoop: @unchecked Sendable {
         var shuttingDown = false
     }
 
+    /// Test seams around the two races this type exists to close; empty in production.
+    struct Hooks: Sendable {
+        /// Runs on the calling thread just before it calls `curl_multi_wakeup`.
+        var beforeWakeup: (@Sendable () -> Void)?
+        /// Runs on the loop thread just after `curl_multi_cleanup`.
+        var afterCleanup: (@Sendable () -> Void)?
+        /// Runs on the submitting thread after the caller parked, before the `.add` is queued.
+        var beforeAdd: (@Sendable () -> Void)?
+    }
+
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     private let multi: UnsafeMutableRawPointer
@@ -30,12 +43,16 @@ final class CurlLoop: @unchecked Sendable {
     private let inbox = Mutex(Inbox())
     private let finished = DispatchSemaphore(value: 0)
     private let threadID = Mutex<pthread_t?>(nil)
+    let hooks: Hooks
+    /// `curl_multi_wakeup` calls that did not return CURLM_OK (diagnostics; 0 in a sound loop).
+    let failedWakeups = Atomic<Int>(0)
 
-    init() throws(HTTPError) {
+    init(hooks: Hooks = Hooks()) throws(HTTPError) {
         guard CurlLoop.globalInit, let multi = curl_multi_init() else {
             throw HTTPError(kind: .setup, message: "libcurl failed to initialise", url: "")
         }
         self.multi = multi
+        self.hooks = hooks
         _ = lucid_curl_multi_setopt_long(multi, CURLMOPT_PIPELINING, LUCID_CURLPIPE_MULTIPLEX)
         let thread = Thread { [self] in run() }
         thread.name = "lucid-curl-multi"
@@ -45,26 +62,33 @@ final class CurlLoop: @unchecked Sendable {
     /// Queues a command; false when the loop is shutting down (the caller fails the transfer).
     @discardableResult
     func send(_ command: Command) -> Bool {
-        let accepted = inbox.withLock { box in
+        inbox.withLock { box in
             guard !box.shuttingDown else { return false }
             box.commands.append(command)
+            wakeUp()
             return true
         }
-        if accepted { curl_multi_wakeup(multi) }
-        return accepted
     }
 
     /// Stops the loop: every transfer still running fails with `.shutdown`. Waits for the thread
     /// unless called from it.
     func shutdown(wait: Bool = true) {
         let first = inbox.withLock { box in
-            defer { box.shuttingDown = true }
-            return !box.shuttingDown
+            guard !box.shuttingDown else { return false }
+            box.shuttingDown = true
+            wakeUp()
+            return true
         }
         guard first else { return }
-        curl_multi_wakeup(multi)
         let onLoop = threadID.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
         if wait && !onLoop { finished.wait() }
+    }
+
+    /// Ends the loop's `curl_multi_poll` early. Only under the `inbox` lock with `shuttingDown`
+    /// unset (or being set by this very critical section), so the handle is still alive.
+    private func wakeUp() {
+        hooks.beforeWakeup?()
+        if curl_multi_wakeup(multi) != CURLM_OK { failedWakeups.add(1, ordering: .relaxed) }
     }
 
     private func run() {
@@ -93,7 +117,9 @@ final class CurlLoop: @unchecked Sendable {
             transfer.complete(code: nil, failure: HTTPError(kind: .shutdown, message: "shut down", url: transfer.url))
         }
         active = [:]
+        // `shuttingDown` was seen under the lock, so no thread will call `curl_multi_wakeup` again.
         curl_multi_cleanup(multi)
+        hooks.afterCleanup?()
         finished.signal()
     }
 
@@ -101,6 +127,12 @@ final class CurlLoop: @unchecked Sendable {
         switch command {
         case .add(let transfer):
             guard let easy = transfer.easy else { return }
+            // A cancel that landed after the caller parked but before this command (its
+            // `.remove` may even have been applied first, finding nothing) must not send.
+            if transfer.isCancelled {
+                transfer.complete(code: nil, failure: HTTPError(kind: .cancelled, message: "cancelled", url: transfer.url))
+                return
+            }
             let code = curl_multi_add_handle(multi, easy)
             if code != CURLM_OK {
                 transfer.complete(code: nil, failure: HTTPError(

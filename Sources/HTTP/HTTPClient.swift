@@ -2,12 +2,18 @@
 ///
 /// One thread drives all transfers; connections are kept alive and reused across requests, and
 /// HTTP/2 is negotiated over TLS so concurrent requests (and long watches) share one connection.
-/// Call `shutdown()` when done; dropping the last reference also stops the thread.
+/// Call `shutdown()` when done; dropping the last reference (streams hold one) also stops the
+/// thread.
 public final class HTTPClient: Sendable {
     let loop: CurlLoop
 
     public init() throws(HTTPError) {
         loop = try CurlLoop()
+    }
+
+    /// For the race tests: a client whose loop runs `hooks` at the racy points.
+    init(hooks: CurlLoop.Hooks) throws(HTTPError) {
+        loop = try CurlLoop(hooks: hooks)
     }
 
     deinit { loop.shutdown(wait: false) }
@@ -40,7 +46,7 @@ public final class HTTPClient: Sendable {
     /// task, or dropping the stream, aborts the transfer and frees its handle.
     public func stream(_ request: HTTPRequest) async throws(HTTPError) -> HTTPStream {
         let transfer = try Transfer(request, mode: .streaming)
-        let owner = StreamOwner(transfer: transfer, loop: loop)
+        let owner = StreamOwner(transfer: transfer, client: self)
         do {
             let head = try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Transfer.Head, any Error>) in
@@ -59,7 +65,8 @@ public final class HTTPClient: Sendable {
 
     /// Parks the waiter, then hands the transfer to the loop. If the task was cancelled first
     /// (its cancellation handler already ran and found no waiter), the waiter is resumed here:
-    /// `complete` only resumes waiters that were parked.
+    /// `complete` only resumes waiters that were parked. A cancel that lands after parking
+    /// resumes the waiter itself; the loop then sees the mark and never starts the transfer.
     private func submit(_ transfer: Transfer, resumeCancelled: (HTTPError) -> Void, park: (inout Transfer.State) -> Void) {
         let cancelled = transfer.state.withLock { s in
             if !s.cancelled { park(&s) }
@@ -69,7 +76,10 @@ public final class HTTPClient: Sendable {
             let error = HTTPError(kind: .cancelled, message: "cancelled", url: transfer.url)
             transfer.complete(code: nil, failure: error)
             resumeCancelled(error)
-        } else if !loop.send(.add(transfer)) {
+            return
+        }
+        loop.hooks.beforeAdd?()
+        if !loop.send(.add(transfer)) {
             transfer.complete(code: nil, failure: HTTPError(kind: .shutdown, message: "HTTP client shut down", url: transfer.url))
         }
     }
@@ -80,14 +90,16 @@ public final class HTTPClient: Sendable {
 }
 
 /// Keeps a streaming transfer alive while anything can still read it; aborts it when the last
-/// copy of the stream, its line sequence and their iterators is gone.
+/// copy of the stream, its line sequence and their iterators is gone. It also keeps the client
+/// alive: a stream outlives the last other reference to its client.
 final class StreamOwner: Sendable {
     let transfer: Transfer
-    let loop: CurlLoop
+    let client: HTTPClient
+    var loop: CurlLoop { client.loop }
 
-    init(transfer: Transfer, loop: CurlLoop) {
+    init(transfer: Transfer, client: HTTPClient) {
         self.transfer = transfer
-        self.loop = loop
+        self.client = client
     }
 
     func cancel() {

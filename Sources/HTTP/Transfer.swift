@@ -275,6 +275,9 @@ final class Transfer: @unchecked Sendable {
         return true
     }
 
+    /// Whether the waiting side gave up on the transfer; the loop checks it before starting one.
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
     /// Next complete line, `nil` at the end of the body. `needsUnpause` is set when the caller
     /// must ask the loop to resume a paused transfer.
     enum LineStep { case line([UInt8], needsUnpause: Bool), end, failed(HTTPError), wait }

@@ -21,13 +21,13 @@ public final class KubeClient: Sendable {
     public let config: KubeConfig
     public let retry: RetryPolicy
     let http: HTTPClient
-    let ownsHTTP: Bool
-    let tokens: TokenSource
+    let credentials: CredentialSource
     let observer: (@Sendable (RequestRecord) -> Void)?
     let logger: Logger
     let userAgent: String
 
-    /// `observer` sees every request attempt (retries included); `http` may be shared.
+    /// `observer` sees every request attempt (retries included); `http` may be shared. A client
+    /// made here stops when the last reference to it goes (this one, or an open watch's).
     public init(config: KubeConfig, http: HTTPClient? = nil, retry: RetryPolicy = RetryPolicy(),
                 userAgent: String = "lucid-operator/0.1", logger: Logger = Logger(label: "lucid.kubeclient"),
                 observer: (@Sendable (RequestRecord) -> Void)? = nil) throws(KubeError) {
@@ -36,19 +36,15 @@ public final class KubeClient: Sendable {
         self.retry = retry
         self.observer = observer
         self.logger = logger
-        self.tokens = TokenSource(config.credentials)
+        self.credentials = CredentialSource(config.credentials)
         if let http {
             self.http = http
-            ownsHTTP = false
         } else {
             do { self.http = try HTTPClient() } catch {
                 throw KubeError(code: .transport, message: "\(error)", transport: HTTPErrorInfo(curlCode: error.curlCode, message: error.message))
             }
-            ownsHTTP = true
         }
     }
-
-    deinit { if ownsHTTP { http.shutdown() } }
 
     // MARK: verbs
 
@@ -142,8 +138,8 @@ public final class KubeClient: Sendable {
     /// Sends one request with retries; returns the body of a 2xx answer, throws otherwise.
     func send(_ verb: String, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
               body: JSON? = nil, contentType: String = "application/json") async throws(KubeError) -> [UInt8] {
-        let request = try makeRequest(method, path, query: query, body: body, contentType: contentType)
-        return try await retrying(verb, request, path: path) { () async throws(HTTPError) -> Attempt<[UInt8]> in
+        let request = makeRequest(method, path, query: query, body: body, contentType: contentType)
+        return try await retrying(verb, request, path: path) { (request) async throws(HTTPError) -> Attempt<[UInt8]> in
             let response = try await self.http.execute(request)
             if (200..<300).contains(response.status) { return .done(response.body, status: response.status) }
             return .failed(status: response.status, retryAfter: response.headers["Retry-After"], body: response.body)
@@ -156,18 +152,23 @@ public final class KubeClient: Sendable {
         case failed(status: Int, retryAfter: String?, body: [UInt8])
     }
 
-    /// Runs `attempt` until it succeeds or `retry` gives up; records every try.
-    func retrying<T: Sendable>(_ verb: String, _ request: HTTPRequest, path: String,
-                               _ attempt: () async throws(HTTPError) -> Attempt<T>) async throws(KubeError) -> T {
+    /// Runs `attempt` until it succeeds or `retry` gives up; records every try. Each try gets
+    /// the current credentials; after a 401 the credentials are renewed (exec plugin run again,
+    /// token file read again) and, if that changed them, the request is sent once more at once.
+    func retrying<T: Sendable>(_ verb: String, _ unauthenticated: HTTPRequest, path: String,
+                               _ attempt: (HTTPRequest) async throws(HTTPError) -> Attempt<T>) async throws(KubeError) -> T {
         var number = 1
+        var authentication = try await credentials.current()
+        var renewed = false
         while true {
+            let request = authentication.applied(to: unauthenticated)
             let started = ContinuousClock.now
             let failure: KubeError
             var status: Int?
             var retryAfter: String?
             var connectFailure = false
             do {
-                switch try await attempt() {
+                switch try await attempt(request) {
                 case .done(let value, let code):
                     record(verb, request.method, String(code), ContinuousClock.now - started, path)
                     return value
@@ -184,6 +185,12 @@ public final class KubeClient: Sendable {
                 failure = KubeError(code: .transport, message: error.message,
                                     transport: HTTPErrorInfo(curlCode: error.curlCode, message: error.message), verb: verb, url: request.url)
             }
+            if status == 401, !renewed, let fresh = try await credentials.renew(after: authentication) {
+                logger.debug("credentials refused; retrying with renewed ones", metadata: ["verb": "\(verb)", "path": "\(path)"])
+                authentication = fresh
+                renewed = true
+                continue
+            }
             guard let wait = retry.delay(afterAttempt: number, status: status, retryAfter: retryAfter,
                                          idempotent: request.method.isIdempotent, connectFailure: connectFailure,
                                          random: Double.random(in: 0...1)) else { throw failure }
@@ -193,19 +200,18 @@ public final class KubeClient: Sendable {
                 throw KubeError(code: .transport, message: "cancelled", verb: verb, url: request.url)
             }
             number += 1
+            authentication = try await credentials.current()
         }
     }
 
     func makeRequest(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSON?,
-                     contentType: String, timeout: Duration? = .seconds(60)) throws(KubeError) -> HTTPRequest {
+                     contentType: String, timeout: Duration? = .seconds(60)) -> HTTPRequest {
         var url = config.server + path
         if !query.isEmpty { url += "?" + query.map { "\($0.0.queryEscaped)=\($0.1.queryEscaped)" }.joined(separator: "&") }
         var headers: HTTPHeaders = ["Accept": "application/json", "User-Agent": userAgent]
         if body != nil { headers.add("Content-Type", contentType) }
-        var request = HTTPRequest(method: method, url: url, headers: headers, body: body?.serialized(), timeout: timeout,
-                                  tls: config.server.hasPrefix("https:") ? config.tls : nil)
-        if let token = try tokens.token() { request.setBearerToken(token) }
-        return request
+        return HTTPRequest(method: method, url: url, headers: headers, body: body?.serialized(), timeout: timeout,
+                           tls: config.server.hasPrefix("https:") ? config.tls : nil)
     }
 
     func record(_ verb: String, _ method: HTTPMethod, _ code: String, _ duration: Duration, _ path: String) {

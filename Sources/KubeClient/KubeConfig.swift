@@ -11,6 +11,8 @@ public struct KubeConfig: Sendable {
         /// Read from this file, and read again whenever it changes (projected service-account
         /// tokens are rotated by the kubelet).
         case tokenFile(String)
+        /// From a credential plugin, run again when its credential expires or is refused.
+        case exec(ExecConfig)
     }
 
     /// Base URL, e.g. `https://10.0.0.1:443`, without a trailing slash.
@@ -112,12 +114,39 @@ public struct KubeConfig: Sendable {
                 credentials = .token(token)
             } else if let file = user["tokenFile"]?.stringValue, !file.isEmpty {
                 credentials = .tokenFile(resolve(file, dir: userDir))
-            } else if user["exec"] != nil || user["auth-provider"] != nil {
-                throw failure("\(what) uses an exec or auth-provider plugin, which this client does not run; use a token or client certificate")
+            } else if let exec = user["exec"], exec != .null {
+                credentials = .exec(try ExecConfig.parse(
+                    exec, dir: userDir, cluster: try execClusterInfo(cluster, server: server, tls: tls, dir: clusterDir),
+                    what: what))
+            } else if user["auth-provider"] != nil {
+                throw failure("\(what) uses an auth-provider plugin (removed from kubectl in 1.26), which this client does not run; use an exec plugin, a token or a client certificate")
             }
         }
         let namespace = ctx["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         return KubeConfig(server: server, tls: tls, credentials: credentials, namespace: namespace, context: contextName)
+    }
+
+    /// `spec.cluster` of an exec plugin's `KUBERNETES_EXEC_INFO`, as client-go fills it in.
+    private static func execClusterInfo(_ cluster: JSON, server: String, tls: TLSConfiguration, dir: String) throws(KubeError) -> JSON {
+        var info: JSON = ["server": .string(server)]
+        if let name = cluster["tls-server-name"]?.stringValue, !name.isEmpty { info["tls-server-name"] = .string(name) }
+        if tls.insecureSkipVerify { info["insecure-skip-tls-verify"] = true }
+        switch tls.certificateAuthority {
+        case .pem(let bytes)?: info["certificate-authority-data"] = .string(Data(bytes).base64EncodedString())
+        case .file(let path)?:
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw failure("cannot read certificate-authority \(path)")
+            }
+            info["certificate-authority-data"] = .string(data.base64EncodedString())
+        case nil: break
+        }
+        if let proxy = cluster["proxy-url"]?.stringValue, !proxy.isEmpty { info["proxy-url"] = .string(proxy) }
+        if cluster["disable-compression"]?.boolValue == true { info["disable-compression"] = true }
+        // The cluster's own settings for the plugin live in an extension of this name.
+        for ext in cluster["extensions"]?.arrayValue ?? [] where ext["name"]?.stringValue == "client.authentication.k8s.io/exec" {
+            if let config = ext["extension"] { info["config"] = config }
+        }
+        return info
     }
 
     private static func material(_ entry: JSON, _ key: String, dir: String, what: String) throws(KubeError) -> TLSMaterial? {

@@ -74,8 +74,8 @@ extension KubeClient {
                       options: WatchOptions = WatchOptions()) async throws(KubeError) -> WatchStream {
         let path = resource.path(namespace: namespace)
         // No overall timeout: the server ends the watch (timeoutSeconds) or the reader does.
-        let request = try makeRequest(.get, path, query: options.query, body: nil, contentType: "", timeout: nil)
-        return try await retrying("watch", request, path: path) { () async throws(HTTPError) -> Attempt<WatchStream> in
+        let request = makeRequest(.get, path, query: options.query, body: nil, contentType: "", timeout: nil)
+        return try await retrying("watch", request, path: path) { (request) async throws(HTTPError) -> Attempt<WatchStream> in
             let stream = try await self.http.stream(request)
             if (200..<300).contains(stream.status) { return .done(WatchStream(stream: stream, url: request.url), status: stream.status) }
             let body = (try? await stream.collect()) ?? []

@@ -1,25 +1,29 @@
 import StructuralSchema
 import YAML
 
-/// The CustomResourceDefinitions of the four resources, generated from their Swift definitions.
+/// The CustomResourceDefinitions of the Lucid resources (the four kinds, and the payout
+/// approvals), generated from their Swift definitions.
 public enum CRDs {
     public static let kinds: [any ResourceKind.Type] = [
         TrafficPolicyKind.self, SecurityPolicyKind.self, CircuitBreakerConfigKind.self, TronPayoutKind.self,
+        TronPayoutApprovalKind.self,
     ]
 
-    /// The plural resource name of one of the four kinds.
+    /// The plural resource name of one of the Lucid kinds.
     public static func plural(of kind: String) -> String {
         switch kind {
         case TrafficPolicyKind.kind: TrafficPolicyKind.plural
         case SecurityPolicyKind.kind: SecurityPolicyKind.plural
         case CircuitBreakerConfigKind.kind: CircuitBreakerConfigKind.plural
         case TronPayoutKind.kind: TronPayoutKind.plural
+        case TronPayoutApprovalKind.kind: TronPayoutApprovalKind.plural
         default: kind.lowercased() + "s"
         }
     }
 
     public static var all: [JSON] {
-        [crd(TrafficPolicyKind.self), crd(SecurityPolicyKind.self), crd(CircuitBreakerConfigKind.self), crd(TronPayoutKind.self)]
+        [crd(TrafficPolicyKind.self), crd(SecurityPolicyKind.self), crd(CircuitBreakerConfigKind.self), crd(TronPayoutKind.self),
+         crd(TronPayoutApprovalKind.self)]
     }
 
     /// The multi-document YAML that `lucid-operator crds` prints and `crds/` holds.

@@ -1,7 +1,7 @@
 import StructuralSchema
 import YAML
 
-/// Validates any of the four resources in its raw form (as read from the API or a manifest):
+/// Validates any of the Lucid resources in its raw form (as read from the API or a manifest):
 /// the rules its CRD states plus the semantic ones, as field errors. An object of another kind
 /// gives one error on `kind`.
 public enum LucidValidation {
@@ -14,11 +14,12 @@ public enum LucidValidation {
         case (SecurityPolicyKind.apiVersion, SecurityPolicyKind.kind): return SecurityPolicy.validate(specJSON: spec)
         case (CircuitBreakerConfigKind.apiVersion, CircuitBreakerConfigKind.kind): return CircuitBreakerConfig.validate(specJSON: spec)
         case (TronPayoutKind.apiVersion, TronPayoutKind.kind): return TronPayout.validate(specJSON: spec)
+        case (TronPayoutApprovalKind.apiVersion, TronPayoutApprovalKind.kind): return TronPayoutApproval.validate(specJSON: spec)
         default: return [FieldError(.notSupported, "kind", "Unsupported value: \"\(apiVersion) \(kind)\": not a Lucid resource")]
         }
     }
 
-    /// Whether `object` is one of the four Lucid resources.
+    /// Whether `object` is one of the Lucid resources.
     public static func isLucidResource(_ object: JSON) -> Bool {
         let key = "\(object["apiVersion"]?.stringValue ?? "") \(object["kind"]?.stringValue ?? "")"
         return CRDs.all.contains { crd in

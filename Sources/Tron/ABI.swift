@@ -27,9 +27,11 @@ public enum ABI {
         return (to, Int64(amount))
     }
 
-    static func word(_ bytes: [UInt8]) -> [UInt8] { [UInt8](repeating: 0, count: 32 - bytes.count) + bytes }
+    /// A 32-byte ABI word holding `bytes` right-aligned (an address's account id, in topics).
+    public static func word(_ bytes: [UInt8]) -> [UInt8] { [UInt8](repeating: 0, count: 32 - bytes.count) + bytes }
 
-    static func word(_ value: Int64) -> [UInt8] {
+    /// A 32-byte big-endian ABI word holding `value` (an amount, in log data).
+    public static func word(_ value: Int64) -> [UInt8] {
         let v = UInt64(bitPattern: value)
         return [UInt8](repeating: 0, count: 24) + (0..<8).reversed().map { UInt8(truncatingIfNeeded: v >> (UInt64($0) * 8)) }
     }

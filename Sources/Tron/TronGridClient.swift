@@ -34,6 +34,12 @@ public struct TransactionInfo: Sendable, Equatable {
         public var address: [UInt8]  // 20 bytes (no 0x41)
         public var topics: [[UInt8]]
         public var data: [UInt8]
+
+        public init(address: [UInt8], topics: [[UInt8]], data: [UInt8]) {
+            self.address = address
+            self.topics = topics
+            self.data = data
+        }
     }
 
     public var id: String
@@ -45,6 +51,17 @@ public struct TransactionInfo: Sendable, Equatable {
     /// "FAILED" when the transaction failed; absent on success.
     public var result: String?
     public var logs: [Log]
+
+    public init(id: String, blockNumber: Int64, blockTimestamp: Int64, fee: Int64 = 0, receiptResult: String? = nil,
+                result: String? = nil, logs: [Log] = []) {
+        self.id = id
+        self.blockNumber = blockNumber
+        self.blockTimestamp = blockTimestamp
+        self.fee = fee
+        self.receiptResult = receiptResult
+        self.result = result
+        self.logs = logs
+    }
 }
 
 /// A client for the TronGrid HTTP API over the HTTP module. Queries back off and retry on 403,
