@@ -26,12 +26,17 @@ public final class KubeClient: Sendable {
     let observer: (@Sendable (RequestRecord) -> Void)?
     let logger: Logger
     let userAgent: String
+    let writeGate: (@Sendable () -> Bool)?
 
     /// `observer` sees every request attempt (retries included); `http` may be shared.
+    /// `writeGate`, when given, is asked before every attempt of a write (POST, PUT, PATCH,
+    /// DELETE): when it says no, nothing is sent and the write fails with `.refused` — how a
+    /// replica whose leadership ran out stops writing at once.
     public init(config: KubeConfig, http: HTTPClient? = nil, retry: RetryPolicy = RetryPolicy(),
                 userAgent: String = "lucid-operator/0.1", logger: Logger = Logger(label: "lucid.kubeclient"),
-                observer: (@Sendable (RequestRecord) -> Void)? = nil) throws(KubeError) {
+                observer: (@Sendable (RequestRecord) -> Void)? = nil, writeGate: (@Sendable () -> Bool)? = nil) throws(KubeError) {
         self.config = config
+        self.writeGate = writeGate
         self.userAgent = userAgent
         self.retry = retry
         self.observer = observer
@@ -143,7 +148,9 @@ public final class KubeClient: Sendable {
     func send(_ verb: String, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
               body: JSON? = nil, contentType: String = "application/json") async throws(KubeError) -> [UInt8] {
         let request = try makeRequest(method, path, query: query, body: body, contentType: contentType)
+        let gate = method == .get ? nil : writeGate
         return try await retrying(verb, request, path: path) { () async throws(HTTPError) -> Attempt<[UInt8]> in
+            if let gate, !gate() { return .refused }
             let response = try await self.http.execute(request)
             if (200..<300).contains(response.status) { return .done(response.body, status: response.status) }
             return .failed(status: response.status, retryAfter: response.headers["Retry-After"], body: response.body)
@@ -154,6 +161,8 @@ public final class KubeClient: Sendable {
     enum Attempt<T: Sendable>: Sendable {
         case done(T, status: Int)
         case failed(status: Int, retryAfter: String?, body: [UInt8])
+        /// The write gate said no: nothing was sent.
+        case refused
     }
 
     /// Runs `attempt` until it succeeds or `retry` gives up; records every try.
@@ -166,6 +175,7 @@ public final class KubeClient: Sendable {
             var status: Int?
             var retryAfter: String?
             var connectFailure = false
+            var refused = false
             do {
                 switch try await attempt() {
                 case .done(let value, let code):
@@ -176,6 +186,9 @@ public final class KubeClient: Sendable {
                     status = code
                     retryAfter = after
                     failure = apiError(verb, request.url, code, body)
+                case .refused:
+                    refused = true
+                    failure = KubeError(code: .refused, message: "not sent: this client may not write now (leadership lost)", verb: verb, url: request.url)
                 }
             } catch {
                 record(verb, request.method, "<error>", ContinuousClock.now - started, path)
@@ -184,6 +197,7 @@ public final class KubeClient: Sendable {
                 failure = KubeError(code: .transport, message: error.message,
                                     transport: HTTPErrorInfo(curlCode: error.curlCode, message: error.message), verb: verb, url: request.url)
             }
+            if refused { throw failure }
             guard let wait = retry.delay(afterAttempt: number, status: status, retryAfter: retryAfter,
                                          idempotent: request.method.isIdempotent, connectFailure: connectFailure,
                                          random: Double.random(in: 0...1)) else { throw failure }
