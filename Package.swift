@@ -100,6 +100,10 @@ let package = Package(
             name: "api-server-benchmark",
             dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "YAML"],
             path: "Benchmarks/APIServerBenchmark"),
+        .executableTarget(
+            name: "operator-benchmark",
+            dependencies: ["APIServer", "HTTP", "KubeClient", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
+            path: "Benchmarks/OperatorBenchmark"),
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
