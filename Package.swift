@@ -49,10 +49,13 @@ let package = Package(
         .target(
             name: "ControllerRuntime",
             dependencies: [
-                "KubeClient", "YAML", "LoopbackServer",
+                "KubeClient", "YAML",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .target(name: "LucidAPI", dependencies: ["StructuralSchema", "YAML", "Tron"]),
         .target(name: "Mesh", dependencies: ["LucidAPI", "YAML", "Tron"]),
@@ -60,14 +63,15 @@ let package = Package(
         .target(name: "Payouts", dependencies: ["LucidAPI", "Tron", "YAML"]),
         .target(
             name: "Reconcilers",
-            dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "lucid-operator",
             dependencies: [
-                "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "LoopbackServer",
+                "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -110,6 +114,10 @@ let package = Package(
             name: "api-server-benchmark",
             dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "YAML"],
             path: "Benchmarks/APIServerBenchmark"),
+        .executableTarget(
+            name: "operator-benchmark",
+            dependencies: ["APIServer", "HTTP", "KubeClient", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
+            path: "Benchmarks/OperatorBenchmark"),
 
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),

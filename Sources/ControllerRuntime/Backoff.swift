@@ -15,6 +15,9 @@ public struct Backoff: Sendable, Equatable {
     public static let workQueue = Backoff(initial: .milliseconds(5), maximum: .seconds(1000))
     /// Reflector reconnects: 0.8 s → 30 s with jitter (client-go's).
     public static let reflector = Backoff(initial: .milliseconds(800), maximum: .seconds(30), jitter: 1.0)
+    /// Relists after 410 Gone: 0.5 s → 2 s with jitter, so a server that expires every resumed
+    /// watch costs a list every few seconds, not a tight loop, and the cache stays fresh.
+    public static let relist = Backoff(initial: .milliseconds(500), maximum: .seconds(2), jitter: 0.5)
 
     /// The wait after `failures` consecutive failures (1 = the first). `random` is in [0, 1).
     public func delay(failures: Int, random: Double = 0) -> Duration {

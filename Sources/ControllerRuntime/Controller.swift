@@ -10,39 +10,42 @@ public enum ReconcileResult: Sendable, Equatable {
     case requeueAfter(Duration)
 }
 
-/// A controller: reflectors fill caches, their changes map to keys, workers reconcile keys
-/// from the work queue. A `Service`: it runs until cancelled or shut down gracefully.
+/// A controller: changes in shared informers map to keys; workers reconcile keys from the work
+/// queue. Workers start only once every informer the controller reads has synced, so a reconcile
+/// never acts on a partial cache. A `Service`: it runs until cancelled or shut down gracefully,
+/// letting the reconciles in flight finish.
 public final class Controller: Service, Sendable {
-    /// One watched kind and how its changes map to work-queue keys.
-    public struct Source: Sendable {
-        public var reflector: Reflector
-        public var keys: @Sendable (CacheChange) -> [ObjectRef]
-
-        public init(_ reflector: Reflector, keys: @escaping @Sendable (CacheChange) -> [ObjectRef]) {
-            self.reflector = reflector
-            self.keys = keys
-        }
-    }
-
     public let name: String
     public let queue: WorkQueue<ObjectRef>
-    let sources: [Source]
+    let informers: [any InformerProtocol]
     let workers: Int
     let reconcile: @Sendable (ObjectRef) async throws -> ReconcileResult
     let logger: Logger
 
-    public init(name: String, workers: Int = 2, sources: [Source], logger: Logger = Logger(label: "lucid.controller"),
+    /// `reads` are every informer the reconcile reads (watched or not); `watch` registers how
+    /// their changes become keys (see `watches(_:keys:)`).
+    public init(name: String, workers: Int = 2, reads: [any InformerProtocol], logger: Logger = Logger(label: "lucid.controller"),
                 reconcile: @escaping @Sendable (ObjectRef) async throws -> ReconcileResult) {
         self.name = name
         self.queue = WorkQueue(name: name, metrics: true)
-        self.sources = sources
+        self.informers = reads
         self.workers = workers
         self.reconcile = reconcile
         self.logger = logger
     }
 
-    /// Whether every source has listed once.
-    public var hasSynced: Bool { sources.allSatisfy { $0.reflector.cache.hasSynced } }
+    /// Maps every change of `informer` to keys of this controller. Call before the informer runs.
+    @discardableResult
+    public func watches<Value>(_ informer: Informer<Value>, keys: @escaping @Sendable (Informer<Value>.Change) -> [ObjectRef]) -> Controller {
+        let queue = self.queue
+        informer.addHandler { change in
+            for key in keys(change) { await queue.add(key) }
+        }
+        return self
+    }
+
+    /// Whether every informer it reads has listed once.
+    public var hasSynced: Bool { informers.allSatisfy(\.hasSynced) }
 
     static func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
 
@@ -52,45 +55,51 @@ public final class Controller: Service, Sendable {
 
     public func run() async throws {
         let queue = self.queue
+        // Wait for the caches; graceful shutdown or cancellation ends the wait.
+        let synced: Bool = await cancelWhenGracefulShutdown { [informers] in
+            for informer in informers { await informer.waitForSync() }
+            return !Task.isCancelled
+        }
+        guard synced else {
+            await queue.shutDown()
+            return
+        }
+        logger.info("caches synced; starting workers", metadata: ["controller": "\(name)", "workers": "\(workers)"])
         await withTaskGroup(of: Void.self) { group in
-            for source in sources {
-                group.addTask {
-                    await source.reflector.run { change in
-                        for key in source.keys(change) { await queue.add(key) }
-                    }
-                }
-            }
             group.addTask { await queue.runTimer() }
-            for _ in 0..<workers {
-                group.addTask { [self] in
-                    let timer = Metrics.Timer(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", name)])
-                    while let key = await queue.next() {
-                        let started = ContinuousClock.now
-                        defer { timer.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started)) }
-                        do {
-                            switch try await reconcile(key) {
-                            case .done:
-                                await queue.done(key, .success)
-                                record("success")
-                            case .requeueAfter(let d):
-                                await queue.done(key, .requeueAfter(d))
-                                record("requeue_after")
-                            }
-                        } catch {
-                            logger.info("reconcile failed", metadata: ["controller": "\(name)", "key": "\(key)", "error": "\(error)"])
-                            await queue.done(key, .failure)
-                            record("error")
-                        }
-                    }
-                }
-            }
+            // Graceful shutdown (or cancellation) stops the queue: workers finish the key in hand.
             group.addTask {
                 try? await gracefulShutdown()
                 await queue.shutDown()
             }
-            await group.next()
+            await withTaskGroup(of: Void.self) { pool in
+                for _ in 0..<workers { pool.addTask { [self] in await work(queue) } }
+            }
             await queue.shutDown()
             group.cancelAll()
+        }
+    }
+
+    private func work(_ queue: WorkQueue<ObjectRef>) async {
+        let timer = Metrics.Timer(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", name)])
+        while let key = await queue.next() {
+            let started = ContinuousClock.now
+            do {
+                switch try await reconcile(key) {
+                case .done:
+                    await queue.done(key, .success)
+                    record("success")
+                case .requeueAfter(let d):
+                    await queue.done(key, .requeueAfter(d))
+                    record("requeue_after")
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.info("reconcile failed", metadata: ["controller": "\(name)", "key": "\(key)", "error": "\(error)"])
+                await queue.done(key, .failure)
+                record("error")
+            }
+            timer.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
         }
     }
 }

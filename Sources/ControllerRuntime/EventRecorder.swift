@@ -4,73 +4,141 @@ import Logging
 import Synchronization
 import YAML
 
+/// The object an Event is about (`regarding`) or mentions (`related`).
+public struct ObjectReference: Sendable, Equatable, Hashable {
+    public var apiVersion: String
+    public var kind: String
+    public var namespace: String
+    public var name: String
+    public var uid: String
+    public var resourceVersion: String?
+
+    public init(apiVersion: String, kind: String, namespace: String, name: String, uid: String, resourceVersion: String? = nil) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.resourceVersion = resourceVersion
+    }
+
+    /// The reference to an object as read from the API; nil without a name or uid.
+    public init?(_ object: JSON) {
+        guard let uid = object[path: "metadata", "uid"]?.stringValue, let name = object[path: "metadata", "name"]?.stringValue else { return nil }
+        self.init(apiVersion: object["apiVersion"]?.stringValue ?? "", kind: object["kind"]?.stringValue ?? "",
+                  namespace: object[path: "metadata", "namespace"]?.stringValue ?? "default", name: name, uid: uid,
+                  resourceVersion: object[path: "metadata", "resourceVersion"]?.stringValue)
+    }
+
+    var json: JSON {
+        var o: JSON = ["apiVersion": .string(apiVersion), "kind": .string(kind), "name": .string(name), "namespace": .string(namespace), "uid": .string(uid)]
+        if let resourceVersion { o["resourceVersion"] = .string(resourceVersion) }
+        return o
+    }
+}
+
 /// Records events.k8s.io/v1 Events about objects, bounded against spam: the same reason and
 /// note about the same object is written once per `window`, and at most `burst` events per
-/// object per window. Failures to record are logged, never thrown: an Event is a courtesy.
+/// object per window. What it remembers for that is bounded too (objects not heard of for a
+/// window are forgotten; at most `remembered` objects). Failures to record are logged, never
+/// thrown: an Event is a courtesy.
 public final class EventRecorder: Sendable {
+    struct Recent {
+        var count: Int
+        var since: ContinuousClock.Instant
+        var notes: Set<String>
+    }
+
     let client: KubeClient
     let controller: String
     let instance: String
     let window: Duration
     let burst: Int
+    let remembered: Int
     let logger: Logger
-    private let recent = Mutex<[String: (count: Int, since: ContinuousClock.Instant, notes: Set<String>)]>([:])
+    private let recent = Mutex<[String: Recent]>([:])
 
     public init(client: KubeClient, controller: String = "lucid-operator", instance: String, window: Duration = .seconds(300),
-                burst: Int = 25, logger: Logger = Logger(label: "lucid.events")) {
+                burst: Int = 25, remembered: Int = 10_000, logger: Logger = Logger(label: "lucid.events")) {
         self.client = client
         self.controller = controller
         self.instance = instance
         self.window = window
         self.burst = burst
+        self.remembered = remembered
         self.logger = logger
     }
 
+    /// Objects it remembers events of (for tests of its bound).
+    public var rememberedCount: Int { recent.withLock { $0.count } }
+
     /// Records an event regarding `object` (an object as read from the API).
     public func record(regarding object: JSON, type: String = "Normal", reason: String, action: String, note: String) async {
-        guard let uid = object[path: "metadata", "uid"]?.stringValue, let name = object[path: "metadata", "name"]?.stringValue else { return }
-        let now = ContinuousClock.now
-        let allowed = recent.withLock { r -> Bool in
-            var entry = r[uid] ?? (0, now, [])
-            if now - entry.since > window { entry = (0, now, []) }
-            let key = "\(reason)\u{0}\(note)"
+        guard let regarding = ObjectReference(object) else { return }
+        await record(regarding: regarding, type: type, reason: reason, action: action, note: note)
+    }
+
+    /// Records an event regarding `regarding`, optionally naming a `related` object.
+    public func record(regarding: ObjectReference, related: ObjectReference? = nil, type: String = "Normal", reason: String,
+                       action: String, note: String) async {
+        guard admit(regarding.uid, "\(reason)\u{0}\(note)", now: .now) else { return }
+        var event: JSON = [
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": ["generateName": .string("\(regarding.name)."), "namespace": .string(regarding.namespace)],
+            "eventTime": .string(KubeTime.micro()), "reportingController": .string(controller), "reportingInstance": .string(instance),
+            "action": .string(action), "reason": .string(reason), "note": .string(String(note.prefix(1024))), "type": .string(type),
+            "regarding": regarding.json,
+        ]
+        if let related { event["related"] = related.json }
+        do { _ = try await client.create(.events, namespace: regarding.namespace, event) } catch {
+            logger.debug("event not recorded", metadata: ["regarding": "\(regarding.namespace)/\(regarding.name)", "reason": "\(reason)", "error": "\(error)"])
+        }
+    }
+
+    /// Whether an event with `key` about `uid` may be written now; remembers it if so.
+    func admit(_ uid: String, _ key: String, now: ContinuousClock.Instant) -> Bool {
+        recent.withLock { r in
+            var entry = r[uid] ?? Recent(count: 0, since: now, notes: [])
+            if now - entry.since > window { entry = Recent(count: 0, since: now, notes: []) }
             guard entry.count < burst, !entry.notes.contains(key) else { return false }
             entry.count += 1
             entry.notes.insert(key)
             r[uid] = entry
+            if r.count > remembered { forget(&r, now: now) }
             return true
         }
-        guard allowed else { return }
-        let namespace = object[path: "metadata", "namespace"]?.stringValue ?? "default"
-        let event: JSON = [
-            "apiVersion": "events.k8s.io/v1", "kind": "Event",
-            "metadata": ["generateName": .string("\(name)."), "namespace": .string(namespace)],
-            "eventTime": .string(KubeTime.micro()), "reportingController": .string(controller), "reportingInstance": .string(instance),
-            "action": .string(action), "reason": .string(reason), "note": .string(String(note.prefix(1024))), "type": .string(type),
-            "regarding": ["apiVersion": object["apiVersion"] ?? "", "kind": object["kind"] ?? "", "name": .string(name),
-                          "namespace": .string(namespace), "uid": .string(uid),
-                          "resourceVersion": object[path: "metadata", "resourceVersion"] ?? ""],
-        ]
-        do { _ = try await client.create(.events, namespace: namespace, event) } catch {
-            logger.debug("event not recorded", metadata: ["regarding": "\(namespace)/\(name)", "reason": "\(reason)", "error": "\(error)"])
-        }
     }
 
+    /// Drops what no longer limits anything (older than the window), then, if still too many,
+    /// the oldest half.
+    private func forget(_ r: inout [String: Recent], now: ContinuousClock.Instant) {
+        r = r.filter { now - $0.value.since <= window }
+        guard r.count > remembered else { return }
+        let cut = r.values.map(\.since).sorted()[r.count / 2]
+        r = r.filter { $0.value.since > cut }
+    }
 }
 
-/// Timestamps in the API's formats, for what the operator writes.
+/// Timestamps in the API's formats, for what the operator writes (formatted by hand: a
+/// DateFormatter per call costs more than the rest of a status write).
 public enum KubeTime {
-    /// metav1.Time: RFC 3339, seconds.
-    public static func now() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: Date())
-    }
+    /// metav1.Time: RFC 3339, seconds, UTC.
+    public static func now() -> String { format(Date(), fraction: false) }
 
-    /// metav1.MicroTime: RFC 3339 with microseconds.
-    public static func micro() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date()).replacingOccurrences(of: "Z", with: "000Z")
+    /// metav1.MicroTime: RFC 3339 with microseconds, UTC.
+    public static func micro() -> String { format(Date(), fraction: true) }
+
+    static func format(_ date: Date, fraction: Bool) -> String {
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        var text = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        if fraction {
+            let micros = String(min(999_999, Int((interval - interval.rounded(.down)) * 1_000_000)))
+            text += "." + String(repeating: "0", count: 6 - micros.count) + micros
+        }
+        return text + "Z"
     }
 }

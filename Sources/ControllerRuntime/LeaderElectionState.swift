@@ -1,7 +1,16 @@
-/// Leader election on a Lease as a value (client-go's rules): a replica acquires a lease that
-/// is absent, released, or not renewed within its duration as observed locally; the leader
-/// renews every retry period and gives up when it has not renewed within the renew deadline.
-/// Time comes in with the calls.
+/// Leader election on a Lease as a value (client-go's rules). Time comes in with the calls.
+///
+/// - A replica never acquires or renews a lease that another identity holds while it is valid:
+///   valid means its record changed less than `leaseDuration` ago, as observed locally (clocks of
+///   different machines are never compared).
+/// - It acquires a lease that is absent, released (no holder), its own (after a restart), or
+///   expired.
+/// - A leader that reads another valid holder has lost: it steps down at once.
+/// - A leader renews every retry period; its leadership is good only until `renewDeadline` after
+///   its last successful renewal. The shell bounds every attempt by that deadline
+///   (`attemptBudget`) and, past it, stops writing (`mayWrite`) and stands down. Because the
+///   deadline (10 s) is shorter than the lease (15 s), a leader stops writing before anyone else
+///   may acquire the lease.
 public struct LeaderElectionState: Sendable, Equatable {
     public struct Record: Sendable, Equatable {
         public var holder: String?
@@ -20,7 +29,7 @@ public struct LeaderElectionState: Sendable, Equatable {
         /// Write the lease as ours (create it if absent).
         case acquire
         case renew
-        /// Someone else holds it; look again later.
+        /// Someone else holds it (or it could not be read); look again later.
         case standBy
     }
 
@@ -33,7 +42,8 @@ public struct LeaderElectionState: Sendable, Equatable {
     /// The record last read, and when (locally) it last changed.
     private var observed: Record?
     private var observedAt: ContinuousClock.Instant?
-    private var lastRenew: ContinuousClock.Instant?
+    /// When the lease was last written as ours.
+    public private(set) var lastRenew: ContinuousClock.Instant?
 
     public init(identity: String, leaseDuration: Duration = .seconds(15), renewDeadline: Duration = .seconds(10),
                 retryPeriod: Duration = .seconds(2)) {
@@ -45,17 +55,19 @@ public struct LeaderElectionState: Sendable, Equatable {
 
     /// What to do, given the lease as just read (nil: it does not exist).
     public mutating func decide(_ record: Record?, now: ContinuousClock.Instant) -> Action {
-        if record != observed {
+        if record != observed || observedAt == nil {
             observed = record
             observedAt = now
         }
-        if isLeader {
-            return .renew
+        guard let record, let holder = record.holder, !holder.isEmpty, holder != identity else {
+            return isLeader ? .renew : .acquire
         }
-        guard let record, let holder = record.holder, !holder.isEmpty else { return .acquire }
-        if holder == identity { return .acquire }
-        if let observedAt, now - observedAt >= record.leaseDuration { return .acquire }
-        return .standBy
+        if let observedAt, now - observedAt < record.leaseDuration {
+            // Another identity holds a valid lease: never write over it. A leader has lost.
+            isLeader = false
+            return .standBy
+        }
+        return isLeader ? .renew : .acquire
     }
 
     /// The lease was written as ours.
@@ -64,17 +76,31 @@ public struct LeaderElectionState: Sendable, Equatable {
         lastRenew = now
     }
 
-    /// Writing failed (conflict or error). Returns true when leadership is now lost: a leader
-    /// that has not renewed within the renew deadline must stop.
+    /// An attempt failed (an error, a timeout). Returns true when leadership is now lost: a
+    /// leader that has not renewed within the renew deadline must stop.
     public mutating func failed(now: ContinuousClock.Instant) -> Bool {
         guard isLeader else { return false }
-        if let lastRenew, now - lastRenew < renewDeadline { return false }
+        if mayWrite(now: now) { return false }
         isLeader = false
         return true
     }
 
-    /// Someone else holds the lease (a conflict proved it): a leader stops at once.
+    /// Someone else wrote the lease first (a conflict proved it): a leader stops at once.
     public mutating func lost() {
         isLeader = false
+    }
+
+    /// Whether a leader may still write at `now`: before the renew deadline after its last
+    /// renewal. False for a replica that does not lead.
+    public func mayWrite(now: ContinuousClock.Instant) -> Bool {
+        guard isLeader, let lastRenew else { return false }
+        return now - lastRenew < renewDeadline
+    }
+
+    /// How long the next attempt (read and write of the lease) may take: for a leader, what is
+    /// left of the renew deadline; for a candidate, the renew deadline.
+    public func attemptBudget(now: ContinuousClock.Instant) -> Duration {
+        guard isLeader, let lastRenew else { return renewDeadline }
+        return max(.zero, lastRenew + renewDeadline - now)
     }
 }

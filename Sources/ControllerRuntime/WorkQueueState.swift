@@ -4,7 +4,8 @@
 ///
 /// Rules (controller-runtime's): a key waits at most once (dedup); a key being worked on is not
 /// handed out again, but if added meanwhile it is queued again when done; failures back off
-/// per key (5 ms doubling to 1000 s); success forgets the failures.
+/// per key (5 ms doubling to 1000 s) and, across all keys, through a token bucket (10 retries a
+/// second, bursts of 100), whichever waits longer; success forgets the failures.
 public struct WorkQueueState<Key: Hashable & Sendable>: Sendable {
     public enum Outcome: Sendable, Equatable {
         case success
@@ -20,9 +21,13 @@ public struct WorkQueueState<Key: Hashable & Sendable>: Sendable {
     private(set) var failures: [Key: Int] = [:]
     private(set) var delayed: [Key: ContinuousClock.Instant] = [:]
     public var backoff: Backoff
+    public var retryBucket: TokenBucket
     private(set) var shuttingDown = false
 
-    public init(backoff: Backoff = .workQueue) { self.backoff = backoff }
+    public init(backoff: Backoff = .workQueue, retryBucket: TokenBucket = .retries) {
+        self.backoff = backoff
+        self.retryBucket = retryBucket
+    }
 
     /// Keys waiting to be handed out.
     public var depth: Int { queue.count - head }
@@ -86,7 +91,7 @@ public struct WorkQueueState<Key: Hashable & Sendable>: Sendable {
         case .failure:
             let n = (failures[key] ?? 0) + 1
             failures[key] = n
-            add(key, at: now + backoff.delay(failures: n))
+            add(key, at: now + max(backoff.delay(failures: n), retryBucket.reserve(now: now)))
         }
         if dirty.remove(key) != nil { add(key) }
     }
@@ -101,5 +106,36 @@ public struct WorkQueueState<Key: Hashable & Sendable>: Sendable {
         head = 0
         queued = []
         delayed = [:]
+    }
+}
+
+/// A token bucket as a value: `rate` tokens a second up to `burst`; each reservation takes one
+/// and says how long to wait for it (zero while tokens are left). Time comes in with the calls.
+public struct TokenBucket: Sendable, Equatable {
+    public var rate: Double
+    public var burst: Double
+    private var tokens: Double
+    private var last: ContinuousClock.Instant?
+
+    public init(rate: Double, burst: Int) {
+        self.rate = rate
+        self.burst = Double(burst)
+        tokens = Double(burst)
+    }
+
+    /// controller-runtime's default for retries: 10 a second, bursts of 100.
+    public static let retries = TokenBucket(rate: 10, burst: 100)
+
+    /// Takes a token (possibly one not there yet) and returns the wait until it is.
+    public mutating func reserve(now: ContinuousClock.Instant) -> Duration {
+        if let last {
+            let elapsed = now - last
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            tokens = min(burst, tokens + seconds * rate)
+        }
+        last = now
+        tokens -= 1
+        guard tokens < 0 else { return .zero }
+        return .nanoseconds(Int64((-tokens / rate * 1e9).rounded(.up)))
     }
 }

@@ -25,13 +25,18 @@ public final class KubeClient: Sendable {
     let observer: (@Sendable (RequestRecord) -> Void)?
     let logger: Logger
     let userAgent: String
+    let writeGate: (@Sendable () -> Bool)?
 
     /// `observer` sees every request attempt (retries included); `http` may be shared. A client
     /// made here stops when the last reference to it goes (this one, or an open watch's).
+    /// `writeGate`, when given, is asked before every attempt of a write (POST, PUT, PATCH,
+    /// DELETE): when it says no, nothing is sent and the write fails with `.refused` — how a
+    /// replica whose leadership ran out stops writing at once.
     public init(config: KubeConfig, http: HTTPClient? = nil, retry: RetryPolicy = RetryPolicy(),
                 userAgent: String = "lucid-operator/0.1", logger: Logger = Logger(label: "lucid.kubeclient"),
-                observer: (@Sendable (RequestRecord) -> Void)? = nil) throws(KubeError) {
+                observer: (@Sendable (RequestRecord) -> Void)? = nil, writeGate: (@Sendable () -> Bool)? = nil) throws(KubeError) {
         self.config = config
+        self.writeGate = writeGate
         self.userAgent = userAgent
         self.retry = retry
         self.observer = observer
@@ -139,7 +144,9 @@ public final class KubeClient: Sendable {
     func send(_ verb: String, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
               body: JSON? = nil, contentType: String = "application/json") async throws(KubeError) -> [UInt8] {
         let request = makeRequest(method, path, query: query, body: body, contentType: contentType)
+        let gate = method == .get ? nil : writeGate
         return try await retrying(verb, request, path: path) { (request) async throws(HTTPError) -> Attempt<[UInt8]> in
+            if let gate, !gate() { return .refused }
             let response = try await self.http.execute(request)
             if (200..<300).contains(response.status) { return .done(response.body, status: response.status) }
             return .failed(status: response.status, retryAfter: response.headers["Retry-After"], body: response.body)
@@ -150,6 +157,8 @@ public final class KubeClient: Sendable {
     enum Attempt<T: Sendable>: Sendable {
         case done(T, status: Int)
         case failed(status: Int, retryAfter: String?, body: [UInt8])
+        /// The write gate said no: nothing was sent.
+        case refused
     }
 
     /// Runs `attempt` until it succeeds or `retry` gives up; records every try. Each try gets
@@ -167,6 +176,7 @@ public final class KubeClient: Sendable {
             var status: Int?
             var retryAfter: String?
             var connectFailure = false
+            var refused = false
             do {
                 switch try await attempt(request) {
                 case .done(let value, let code):
@@ -177,6 +187,9 @@ public final class KubeClient: Sendable {
                     status = code
                     retryAfter = after
                     failure = apiError(verb, request.url, code, body)
+                case .refused:
+                    refused = true
+                    failure = KubeError(code: .refused, message: "not sent: this client may not write now (leadership lost)", verb: verb, url: request.url)
                 }
             } catch {
                 record(verb, request.method, "<error>", ContinuousClock.now - started, path)
@@ -185,6 +198,7 @@ public final class KubeClient: Sendable {
                 failure = KubeError(code: .transport, message: error.message,
                                     transport: HTTPErrorInfo(curlCode: error.curlCode, message: error.message), verb: verb, url: request.url)
             }
+            if refused { throw failure }
             if status == 401, !renewed, let fresh = try await credentials.renew(after: authentication) {
                 logger.debug("credentials refused; retrying with renewed ones", metadata: ["verb": "\(verb)", "path": "\(path)"])
                 authentication = fresh

@@ -68,6 +68,8 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
         case decoding
         /// The kubeconfig or in-cluster environment is unusable.
         case configuration
+        /// The client's write gate refused the write; nothing was sent.
+        case refused
     }
 
     public var code: Code

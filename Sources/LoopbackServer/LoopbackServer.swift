@@ -130,27 +130,42 @@ public final class LoopbackServer: Sendable {
                 }
             }
         let server = LoopbackServer(port: channel.channel.localAddress?.port ?? 0)
+        // Accepting and serving are separate tasks, so that stopping never drops an accepted
+        // connection unserved (SwiftNIO traps when an NIOAsyncChannel is dropped without being
+        // run): the listener is closed first, the accept loop hands over what it had accepted and
+        // ends, and only then are the connections cut and their handlers cancelled.
+        let (accepted, sink) = AsyncStream.makeStream(of: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>.self)
+        let (handedOver, handedOverSink) = AsyncStream.makeStream(of: Void.self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                defer { sink.finish() }
                 try await channel.executeThenClose { inbound in
-                    try await withThrowingDiscardingTaskGroup { connections in
-                        for try await connection in inbound {
-                            let id = server.accepted.wrappingAdd(1, ordering: .relaxed).newValue
-                            connections.addTask { await server.serve(connection, id: id, handler: handler) }
-                        }
-                    }
+                    for try await connection in inbound { sink.yield(connection) }
                 }
             }
-            // Whatever the body did, the server stops: open connections are closed (clients may
-            // still hold idle keep-alive connections), then the accept loop is cancelled.
+            group.addTask {
+                await withDiscardingTaskGroup { connections in
+                    for await connection in accepted {
+                        let id = server.accepted.wrappingAdd(1, ordering: .relaxed).newValue
+                        connections.addTask { await server.serve(connection, id: id, handler: handler) }
+                    }
+                    handedOverSink.finish()  // every accepted connection is being served
+                }
+            }
+            // Whatever the body did, the server stops: no new connections, open ones closed
+            // (clients may still hold idle keep-alive connections), handlers cancelled.
+            func stop() async {
+                try? await channel.channel.close()
+                for await _ in handedOver {}
+                server.dropConnections()
+                group.cancelAll()
+            }
             do {
                 let result = try await body(server)
-                server.dropConnections()
-                group.cancelAll()
+                await stop()
                 return result
             } catch {
-                server.dropConnections()
-                group.cancelAll()
+                await stop()
                 throw error
             }
         }

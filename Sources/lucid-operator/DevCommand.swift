@@ -89,8 +89,9 @@ struct EmbeddedAPIServer: Service {
             banner += controllers == nil ? "Controllers: off (--no-controllers).\n" : "Controllers: on.\n"
             FileHandle.standardOutput.write(Data(banner.utf8))
             if let settings = controllers {
-                let client = try KubeClient(config: KubeConfig(server: server.url), userAgent: "lucid-operator/0.1 (lucid-dev)", observer: OperatorMetrics.record)
-                try await OperatorCore(client: client, settings: settings, logger: logger).run()
+                let services = try await OperatorCore(config: KubeConfig(server: server.url), settings: settings, logger: logger).services()
+                // A group inside this service: it stops when `dev` is shut down gracefully.
+                try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
             } else {
                 try? await gracefulShutdown()
             }

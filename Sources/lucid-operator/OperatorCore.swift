@@ -1,7 +1,8 @@
+import ArgumentParser
 import ControllerRuntime
 import Foundation
+import HTTP
 import KubeClient
-import LoopbackServer
 import Logging
 import Metrics
 import Prometheus
@@ -37,8 +38,6 @@ struct BindAddress: Sendable, ExpressibleByArgument {
     }
 }
 
-import ArgumentParser
-
 /// The metrics registry of this process; `MetricsSystem` is bootstrapped with it once.
 enum OperatorMetrics {
     static let registry = PrometheusCollectorRegistry()
@@ -60,51 +59,49 @@ enum OperatorMetrics {
     }
 }
 
-/// The controllers, behind leader election when asked, with the metrics and probe servers.
-/// Returns on graceful shutdown (releasing the lease); throws when leadership is lost.
-struct OperatorCore: Service {
-    let client: KubeClient
+/// The operator in one process: the manager with its informers and controllers (behind leader
+/// election when asked), and the metrics and probe endpoints, as the services of one group.
+struct OperatorCore {
+    let config: KubeConfig
     let settings: OperatorSettings
     let logger: Logger
 
-    func run() async throws {
+    /// Builds everything and binds the endpoints; the services run in this order and stop in
+    /// reverse. The HTTP client lives as long as the process.
+    func services() async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let settings = self.settings, logger = self.logger
+        let http = try HTTPClient()
+        let userAgent = "lucid-operator/0.1 (\(settings.identity))"
+        let leaseClient = try KubeClient(config: config, http: http, userAgent: userAgent, observer: OperatorMetrics.record)
+        let elector = settings.leaderElection
+            ? LeaderElector(client: leaseClient, namespace: settings.leaseNamespace, identity: settings.identity, logger: logger) : nil
+        // The controllers' client: with leader election, no write leaves once leadership runs out.
+        var gate: (@Sendable () -> Bool)?
+        if let elector { gate = { elector.mayWrite() } }
+        let client = try KubeClient(config: config, http: http, userAgent: userAgent, observer: OperatorMetrics.record, writeGate: gate)
+        let manager = Manager(client: client, logger: logger)
+        let events = EventRecorder(client: client, instance: settings.identity)
         let written = Counter(label: "lucid_sidecar_configs_written_total")
-        let reconciler = SidecarReconciler(client: client, events: EventRecorder(client: client, instance: settings.identity),
-                                           logger: logger, onWrite: { written.increment() })
-        let controller = reconciler.controller(namespace: settings.namespace, workers: settings.workers)
-        let standingBy = Atomic<Bool>(settings.leaderElection)
-        let settings = self.settings, logger = self.logger, client = self.client
+        let sidecars = SidecarReconciler(manager: manager, events: events, namespace: settings.namespace, logger: logger,
+                                         onWrite: { written.increment() })
+        manager.add(sidecars.controller(workers: settings.workers))
 
-        try await LoopbackServer.run(host: settings.metrics.host, port: settings.metrics.port, handler: { request, writer in
-            guard request.path == "/metrics" else { return try await writer.respond(status: 404, text: "not found") }
-            try await writer.respond(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: OperatorMetrics.registry.emitToBuffer())
-        }) { metrics in
-            try await LoopbackServer.run(host: settings.probes.host, port: settings.probes.port, handler: { request, writer in
-                switch request.path {
-                case "/healthz", "/livez": try await writer.respond(status: 200, text: "ok")
-                case "/readyz":
-                    // A standby is ready (it has nothing to sync); a leader once its caches listed.
-                    let ready = standingBy.load(ordering: .relaxed) || controller.hasSynced
-                    try await writer.respond(status: ready ? 200 : 503, text: ready ? "ok" : "caches not synced")
-                default: try await writer.respond(status: 404, text: "not found")
-                }
-            }) { probes in
-                announce("metrics on http://\(settings.metrics.host):\(metrics.port)/metrics, probes on http://\(settings.probes.host):\(probes.port)/healthz and /readyz")
-                logger.info("operator starting", metadata: ["identity": "\(settings.identity)", "leaderElection": "\(settings.leaderElection)",
-                                                           "namespace": "\(settings.namespace ?? "<all>")", "workers": "\(settings.workers)"])
-                if settings.leaderElection {
-                    let elector = LeaderElector(client: client, namespace: settings.leaseNamespace, identity: settings.identity, logger: logger)
-                    try await elector.run {
-                        standingBy.store(false, ordering: .relaxed)
-                        announce("leading as \(settings.identity)")
-                        try await controller.run()
-                    }
-                } else {
-                    try await controller.run()
-                }
-                logger.info("operator stopped", metadata: ["identity": "\(settings.identity)"])
-            }
-        }
+        let metrics = try await EndpointServer(host: settings.metrics.host, port: settings.metrics.port, routes: [
+            "/metrics": { EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer()) },
+        ])
+        let probes = try await EndpointServer(host: settings.probes.host, port: settings.probes.port, routes: [
+            "/healthz": { .text(200, "ok") },
+            "/livez": { .text(200, "ok") },
+            // Ready once every cache listed (standbys too: their caches are warm for a takeover).
+            "/readyz": { manager.hasSynced ? .text(200, "ok") : .text(503, "caches not synced") },
+        ])
+        announce("metrics on http://\(settings.metrics.host):\(metrics.port)/metrics, probes on http://\(settings.probes.host):\(probes.port)/healthz and /readyz")
+        logger.info("operator starting", metadata: ["identity": "\(settings.identity)", "leaderElection": "\(settings.leaderElection)",
+                                                   "namespace": "\(settings.namespace ?? "<all>")", "workers": "\(settings.workers)"])
+        let pieces: [any Service] = [metrics, probes] + manager.services(leaderElector: elector, onLeading: {
+            announce("leading as \(settings.identity)")
+        })
+        return pieces.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
     }
 }
 

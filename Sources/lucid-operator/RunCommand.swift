@@ -39,11 +39,9 @@ struct RunCommand: AsyncParsableCommand {
         settings.metrics = metricsBindAddress
         settings.probes = healthProbeBindAddress
         let logger = Logger(label: "lucid.operator")
-        let client = try KubeClient(config: config, userAgent: "lucid-operator/0.1 (\(settings.identity))", observer: OperatorMetrics.record)
-        let core = OperatorCore(client: client, settings: settings, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: core, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let services = try await OperatorCore(config: config, settings: settings, logger: logger).services()
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        logger.info("operator stopped", metadata: ["identity": "\(settings.identity)"])
     }
 }

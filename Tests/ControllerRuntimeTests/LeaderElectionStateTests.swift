@@ -48,4 +48,55 @@ import Testing
         var a = LeaderElectionState(identity: "a")
         do { let got = a.decide(record("a"), now: t0); #expect(got == .acquire) }
     }
+
+    @Test func aLeaderThatSeesAnotherValidHolderStepsDownInsteadOfRenewingOverIt() {
+        var a = LeaderElectionState(identity: "a")
+        _ = a.decide(nil, now: t0)
+        a.succeeded(now: t0)
+        do { let got = a.decide(record("a"), now: t0 + .seconds(2)); #expect(got == .renew) }
+        a.succeeded(now: t0 + .seconds(2))
+        // b took the lease (a was paused past its lease): a must not write over it.
+        do { let got = a.decide(record("b", renew: "b1"), now: t0 + .seconds(20)); #expect(got == .standBy) }
+        #expect(!a.isLeader)
+        #expect(!a.mayWrite(now: t0 + .seconds(20)))
+        // Not even once b's lease looks stale to a at first sight: a has seen b's record only now.
+        do { let got = a.decide(record("b", renew: "b1"), now: t0 + .seconds(21)); #expect(got == .standBy) }
+    }
+
+    @Test func theRenewDeadlineBoundsAHangingAttemptAndEndsLeadership() {
+        var a = LeaderElectionState(identity: "a")
+        _ = a.decide(nil, now: t0)
+        a.succeeded(now: t0)
+        #expect(a.mayWrite(now: t0 + .seconds(9)))
+        // The next attempt starts 2 s later and may take what is left of the deadline.
+        #expect(a.attemptBudget(now: t0 + .seconds(2)) == .seconds(8))
+        // It hangs; at the deadline the shell gives up on it: leadership ends, no more writes.
+        #expect(!a.mayWrite(now: t0 + .seconds(10)))
+        #expect(a.attemptBudget(now: t0 + .seconds(10)) == .zero)
+        let lost = a.failed(now: t0 + .seconds(10))
+        #expect(lost)
+        #expect(!a.isLeader)
+    }
+
+    @Test func theWriteDeadlineIsShorterThanTheLeaseSoNoOneElseCanAcquireWhileALeaderMayWrite() {
+        var a = LeaderElectionState(identity: "a")
+        _ = a.decide(nil, now: t0)
+        a.succeeded(now: t0)
+        var b = LeaderElectionState(identity: "b")
+        _ = b.decide(record("a", renew: "r1"), now: t0)
+        // b may acquire only once the record has not changed for a whole lease (15 s) ...
+        for second in stride(from: 0, to: 15, by: 1) {
+            let got = b.decide(record("a", renew: "r1"), now: t0 + .seconds(second))
+            #expect(got == .standBy)
+        }
+        do { let got = b.decide(record("a", renew: "r1"), now: t0 + .seconds(15)); #expect(got == .acquire) }
+        // ... and a stopped writing 5 s before that.
+        #expect(!a.mayWrite(now: t0 + .seconds(10)))
+    }
+
+    @Test func aCandidatesAttemptHasTheWholeDeadline() {
+        let a = LeaderElectionState(identity: "a")
+        #expect(a.attemptBudget(now: t0) == .seconds(10))
+        #expect(!a.mayWrite(now: t0))
+    }
 }

@@ -20,12 +20,13 @@ struct Replica: @unchecked Sendable {  // immutable after init
     let process: ChildProcess
     let log: String
 
-    init(_ identity: String, kubeconfig: String, folder: String) throws {
+    init(_ identity: String, kubeconfig: String, folder: String, leaderElection: Bool = true) throws {
         let binary = try #require(operatorBinary, "lucid-operator is not built")
         self.identity = identity
         log = "\(folder)/\(identity).log"
         process = try ChildProcess(binary, ["run", "--kubeconfig", kubeconfig, "--identity", identity, "--leader-election-namespace", "default",
-                                            "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"],
+                                            "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
+                                            leaderElection ? "--leader-elect" : "--no-leader-elect"],
                                    outputPath: log, lifetime: .seconds(300))
     }
 
@@ -39,7 +40,18 @@ struct Replica: @unchecked Sendable {  // immutable after init
     }
 
     /// SIGKILL: no chance to release anything. `timeout` runs the operator as its child.
-    func kill() async throws { _ = try await ChildProcess.run("pkill", ["-KILL", "-P", "\(process.pid)"]) }
+    func kill() async throws { try await signal("KILL") }
+
+    /// Sends a signal to the operator itself (not to `timeout`, which cannot pass on STOP).
+    func signal(_ name: String) async throws { _ = try await ChildProcess.run("pkill", ["-\(name)", "-P", "\(process.pid)"]) }
+
+    /// Whether its /readyz answers 200 (every cache listed).
+    func ready() async throws -> Bool {
+        guard let (_, probes) = ports else { return false }
+        let http = try HTTPClient()
+        defer { http.shutdown() }
+        return (try? await http.execute(HTTPRequest(url: "http://127.0.0.1:\(probes)/readyz")).status) == 200
+    }
 }
 
 

@@ -83,5 +83,48 @@ import YAML
             }
         }
     }
+
+    /// Under 10 % errors, watches cut every second and every resumed watch answered 410, a
+    /// deleted Service is noticed within 5 s, and the operator's GETs while idle stay bounded.
+    @Test func aDeletionIsNoticedWithinSecondsAndIdleReadsStayBounded() async throws {
+        var faults = APIServer.Faults()
+        faults.errorRate["*"] = 0.1
+        faults.dropWatchesAfter = .seconds(1)
+        faults.forceGone = true
+        let gets = Mutex(0)
+        try await withOperator(APIServer.Configuration(faults: faults), retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20)),
+                               observer: { record in if record.method == "GET" { gets.withLock { $0 += 1 } } }) { server, client in
+            try await create(client, .namespaces, nil, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "gone"]])
+            for s in 0..<10 {
+                try await create(client, .services, "gone", meshService("src-\(s)", plane: "ops"))
+                try await create(client, .services, "gone", meshService("dst-\(s)"))
+                try await create(client, tp, "gone", trafficPolicy("p-\(s)", source: "src-\(s)", destination: "dst-\(s)", rules: [["action": "allow"]]))
+            }
+            try await waitUntil(.seconds(60), "10 policies Ready under faults") {
+                try await (0..<10).asyncAllSatisfy { try await ready(client, "gone", "p-\($0)") }
+            }
+            // Idle, faults still on: the reads the operator makes to stay current.
+            let before = gets.withLock { $0 }
+            try await Task.sleep(for: .seconds(10))
+            let rate = Double(gets.withLock { $0 } - before) / 10
+            print("idle GET rate under forced 410s, watch drops and 10 % errors: \(rate)/s (3 informers)")
+            #expect(rate < 12, "the operator made \(rate) GETs a second while idle")
+
+            for s in [3, 7] {
+                let deleted = ContinuousClock.now
+                try await retrying { try await client.delete(.services, namespace: "gone", name: "dst-\(s)") }
+                try await waitUntil(.seconds(5), "p-\(s) to report its deleted destination") {
+                    try await ready(client, "gone", "p-\(s)", "False", reason: "DestinationNotFound")
+                }
+                print("deletion of dst-\(s) noticed after \(ContinuousClock.now - deleted)")
+            }
+        }
+    }
 }
 
+extension Sequence where Element: Sendable {
+    func asyncAllSatisfy(_ predicate: (Element) async throws -> Bool) async rethrows -> Bool {
+        for element in self where try await !predicate(element) { return false }
+        return true
+    }
+}

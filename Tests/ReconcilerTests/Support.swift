@@ -11,15 +11,18 @@ let tp = SidecarReconciler.trafficPolicies
 
 /// Runs a server with the CRDs, the sidecar controller against it, and `body` with a client.
 func withOperator(_ configuration: APIServer.Configuration = APIServer.Configuration(), retry: RetryPolicy = RetryPolicy(),
+                  observer: (@Sendable (RequestRecord) -> Void)? = nil,
                   _ body: @Sendable (APIServer, KubeClient) async throws -> Void) async throws {
     try await APIServer.run(configuration) { server in
         try server.install(try YAML.parseAll(try CRDs.yaml()).filter { $0 != .null })
-        let operatorClient = try KubeClient(config: KubeConfig(server: server.url), retry: retry)
-        let reconciler = SidecarReconciler(client: operatorClient, events: EventRecorder(client: operatorClient, instance: "test"))
+        let operatorClient = try KubeClient(config: KubeConfig(server: server.url), retry: retry, observer: observer)
+        let manager = Manager(client: operatorClient)
+        let reconciler = SidecarReconciler(manager: manager, events: EventRecorder(client: operatorClient, instance: "test"))
         let controller = reconciler.controller(workers: 2)
+        manager.add(controller)
         let client = try KubeClient(config: KubeConfig(server: server.url), retry: RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(20)))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await controller.run() }
+            for service in manager.services(leaderElector: nil) { group.addTask { try await service.run() } }
             do {
                 try await waitUntil(.seconds(10), "the caches to sync") { controller.hasSynced }
                 try await body(server, client)
