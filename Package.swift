@@ -45,7 +45,9 @@ let package = Package(
             name: "KubeClient",
             dependencies: ["HTTP", "YAML", .product(name: "Logging", package: "swift-log")]),
 
-        .target(name: "StructuralSchema", dependencies: ["YAML"]),
+        // CEL (x-kubernetes-validations): parser, checker, evaluator. Pure; used offline too.
+        .target(name: "CEL", dependencies: ["YAML"]),
+        .target(name: "StructuralSchema", dependencies: ["YAML", "CEL"]),
         .target(
             name: "ControllerRuntime",
             dependencies: [
@@ -97,6 +99,7 @@ let package = Package(
             dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "YAML"],
             path: "Benchmarks/APIServerBenchmark"),
 
+        .testTarget(name: "CELTests", dependencies: ["CEL", "StructuralSchema", "YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP"]),

@@ -117,6 +117,7 @@ final class Store: Sendable {
         var dependents: [String: Set<DependentRef>] = [:]
         var writes = WriteCounts()
         var nextClusterIP = 10
+        var nextNodePort: Int64 = 30000
     }
 
     struct DependentRef: Hashable, Sendable {
@@ -303,8 +304,10 @@ extension Store.State {
         }
         var object: JSON
         if status {
+            // Only status changes through /status; it is validated and pruned like any write.
             object = old
             object["status"] = input["status"]
+            if let schema = rt.schema { object = try Self.admitCustomResource(rt, schema, object, old: old, options: options) }
         } else {
             object = input
             object["apiVersion"] = .string(rt.apiVersion)
@@ -435,49 +438,83 @@ extension Store.State {
                 object["stringData"] = nil
             }
             if object["type"] == nil { object["type"] = "Opaque" }
-        case "services":
-            if object[path: "spec", "clusterIP"] == nil && object[path: "spec", "type"]?.stringValue != "ExternalName" {
-                if let kept = old?[path: "spec", "clusterIP"] { object["spec"]?["clusterIP"] = kept } else {
-                    object["spec"]?["clusterIP"] = .string("10.96.\(nextClusterIP / 250).\(nextClusterIP % 250 + 1)")
-                    nextClusterIP += 1
-                }
-            }
-            if object[path: "spec", "type"] == nil, object["spec"] != nil { object["spec"]?["type"] = "ClusterIP" }
         case "customresourcedefinitions":
             if case .failure(let error) = ResourceType.from(crd: object) { throw APIError.invalid(rt, name, [error]) }
+            let ruleErrors = Self.compileRules(object)
+            if !ruleErrors.isEmpty { throw APIError.invalid(rt, name, ruleErrors) }
         default:
             break
         }
-        guard let schema = rt.schema else { return object }
-        // Custom resources: prune or refuse unknown fields, default, validate.
-        var body = object
-        let metadata = body["metadata"]
-        body["metadata"] = [:]
+        guard let schema = rt.schema else {
+            var clusterIP = nextClusterIP, nodePort = nextNodePort
+            let allocations = BuiltinDefaults.Allocations(
+                clusterIP: {
+                    defer { clusterIP += 1 }
+                    return "10.96.\(clusterIP / 250).\(clusterIP % 250 + 1)"
+                },
+                nodePort: {
+                    defer { nodePort = nodePort >= 32767 ? 30000 : nodePort + 1 }
+                    return nodePort
+                })
+            object = BuiltinDefaults.apply(rt, object, old: old, allocate: allocations)
+            if !options.dryRun { (nextClusterIP, nextNodePort) = (clusterIP, nodePort) }
+            let errors = BuiltinDefaults.errors(rt, object)
+            if !errors.isEmpty {
+                throw APIError.invalid(rt, name, errors.map { FieldError(FieldError.Kind(rawValue: $0.kind) ?? .invalid, $0.field, $0.detail) })
+            }
+            return object
+        }
+        return try Self.admitCustomResource(rt, schema, object, old: old, options: options)
+    }
+
+    /// Custom resources: prune or refuse unknown fields, default, validate against the schema,
+    /// then the CEL rules. The root fields `apiVersion`, `kind` and `metadata` are always
+    /// allowed and kept, whatever the schema lists; rules see `metadata.name` and `generateName`.
+    static func admitCustomResource(_ rt: ResourceType, _ schema: Schema, _ object: JSON, old: JSON?, options: WriteOptions) throws(APIError) -> JSON {
+        let name = object[path: "metadata", "name"]?.stringValue ?? ""
+        func body(_ o: JSON) -> JSON {
+            var b = o
+            for root in ["apiVersion", "kind", "metadata"] where schema.property(root) == nil || root == "metadata" { b[root] = nil }
+            return b
+        }
+        var value = body(object)
         if options.strictFields {
-            let unknown = SchemaValidator(rejectUnknown: true).validate(body, schema, at: "").filter { $0.kind == .unknown }
+            let unknown = SchemaValidator(rejectUnknown: true).validate(value, schema, at: "").filter { $0.kind == .unknown }
             if !unknown.isEmpty {
                 throw APIError.badRequest("\(rt.kind) in version \"\(rt.version)\" cannot be handled as a \(rt.kind): strict decoding error: "
                     + unknown.map { "unknown field \"\($0.field)\"" }.joined(separator: ", "))
             }
         }
-        body = schema.pruning(body).0
-        body = schema.applyingDefaults(to: body)
-        var errors = SchemaValidator().validate(body, schema, at: "")
-        if let old { errors += Self.immutability(schema, body, old, at: "") }
+        value = schema.pruning(value).0
+        value = schema.applyingDefaults(to: value)
+        var errors = SchemaValidator().validate(value, schema, at: "")
+        if errors.isEmpty {
+            func ruleView(_ full: JSON, _ pruned: JSON) -> JSON {
+                var v = pruned
+                var meta = JSONObject()
+                for key in ["name", "generateName"] { if let m = full[path: "metadata", key] { meta[key] = m } }
+                v["metadata"] = .object(meta)
+                return v
+            }
+            let oldView = old.map { ruleView($0, body($0)) }
+            errors += schema.validateRules(ruleView(object, value), old: oldView, at: "")
+        }
         if !errors.isEmpty { throw APIError.invalid(rt, name, errors) }
-        body["metadata"] = metadata
-        return body
+        var result = JSONObject()
+        result["apiVersion"] = object["apiVersion"]
+        result["kind"] = object["kind"]
+        result["metadata"] = object["metadata"]
+        for (k, v) in value.objectValue ?? JSONObject() where result[k] == nil { result[k] = v }
+        return .object(result)
     }
 
-    /// The one CEL rule shape this server evaluates: `self == oldSelf` (immutable fields).
-    static func immutability(_ schema: Schema, _ new: JSON, _ old: JSON, at path: String) -> [FieldError] {
+    /// A CRD's schemas must compile: every CEL rule of every version (a rule that cannot be
+    /// compiled is never skipped).
+    static func compileRules(_ crd: JSON) -> [FieldError] {
         var errors: [FieldError] = []
-        if let rule = schema.rules.first(where: { $0.rule == "self == oldSelf" }), new != old {
-            errors.append(FieldError(.invalid, path, "Invalid value: \"object\": \(rule.message)"))
-        }
-        for (name, child) in schema.properties {
-            guard let n = new[name], let o = old[name] else { continue }
-            errors += immutability(child, n, o, at: SchemaValidator.join(path, name))
+        for (i, version) in (crd[path: "spec", "versions"]?.arrayValue ?? []).enumerated() {
+            guard let json = version[path: "schema", "openAPIV3Schema"] else { continue }
+            errors += Schema(json: json).ruleErrors(at: "spec.versions[\(i)].schema.openAPIV3Schema")
         }
         return errors
     }
