@@ -155,7 +155,7 @@ public final class APIServer: Sendable {
         }
         if segments.first == "openapi", segments.count >= 3, segments[1] == "v3" {
             let gv = segments.dropFirst(3).joined(separator: "/")  // api/v1 → v1, apis/g/v → g/v
-            return try await send(writer, 200, Discovery.openAPIDocument(gv, types()))
+            return try await send(writer, 200, OpenAPI.document(gv, types()))
         }
         if segments == ["api", "v1"] { return try await send(writer, 200, Discovery.resources("v1", types())) }
         if segments.count == 2, segments[0] == "apis" {

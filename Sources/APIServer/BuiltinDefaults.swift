@@ -176,10 +176,6 @@ enum BuiltinDefaults {
             spec["podReplacementPolicy"] = spec["podFailurePolicy"] == nil ? "TerminatingOrFailed" : "Failed"
         }
         var template = spec["template"] ?? [:]
-        // SetDefaults_Job: the Job takes its template's labels when it has none of its own.
-        if (o[path: "metadata", "labels"]?.objectValue?.isEmpty ?? true), let labels = template[path: "metadata", "labels"] {
-            o["metadata"]?["labels"] = labels
-        }
         template["spec"] = podSpec(template["spec"] ?? [:], admission: false)
         if creating, spec["manualSelector"]?.boolValue != true, let uid = o[path: "metadata", "uid"]?.stringValue {
             let name = o[path: "metadata", "name"]?.stringValue ?? ""
@@ -194,6 +190,10 @@ enum BuiltinDefaults {
         }
         spec["template"] = template
         o["spec"] = .object(spec)
+        // SetDefaults_Job: the Job takes its template's labels when it has none of its own.
+        if (o[path: "metadata", "labels"]?.objectValue?.isEmpty ?? true), let labels = template[path: "metadata", "labels"] {
+            o["metadata"]?["labels"] = labels
+        }
         return o
     }
 

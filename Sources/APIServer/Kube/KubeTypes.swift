@@ -126,7 +126,8 @@ enum KubeTypes {
             }
             return out
         }
-        for name in result.keys { result[name]?.byJSONName = jsonFields(name) }
+        let flattened = result.keys.map { ($0, jsonFields($0)) }
+        for (name, fields) in flattened { result[name]?.byJSONName = fields }
         return result
     }
 }
