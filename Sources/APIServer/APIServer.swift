@@ -365,14 +365,32 @@ public final class APIServer: Sendable {
                 guard options.fieldManager?.isEmpty == false else {
                     throw APIError.badRequest("PATCH /apply requires a non-empty fieldManager query parameter")
                 }
-                guard let existing else {
-                    var object = body
-                    object["metadata"]?["name"] = .string(name)
-                    return (try s.create(rt, namespace: route.namespace, stored(object), options: options, historyLimit: window), true)
+                guard body.objectValue != nil else { throw APIError.badRequest("the applied configuration is not an object") }
+                let manager = options.fieldManager ?? ""
+                let sent = "\(body["apiVersion"]?.stringValue ?? "")/\(body["kind"]?.stringValue ?? "")"
+                let expected = "\(view ? "events.k8s.io/v1" : rt.apiVersion)/\(rt.kind)"
+                guard sent == expected else {
+                    throw APIError.badRequest("the apiVersion and kind of the applied configuration (\(sent)) do not match the request (\(expected))")
                 }
-                var merged = Patches.merge(existing, body)
-                merged["metadata"]?["resourceVersion"] = nil
-                return (try s.update(rt, namespace: route.namespace, name: name, stored(merged), status: status, options: options, historyLimit: window), false)
+                let live = existing ?? ["apiVersion": .string(rt.apiVersion), "kind": .string(rt.kind), "metadata": ["name": .string(name)]]
+                if existing == nil && status { throw APIError.notFound(rt, name) }
+                let (merged, entries): (JSON, [ManagedFields.Entry])
+                do throws(ManagedFields.Conflict) {
+                    (merged, entries) = try ManagedFields.apply(live: live, config: body, manager: manager, force: query["force"] == "true", rt: rt,
+                                                                subresource: status ? "status" : nil, now: s.now)
+                } catch {
+                    throw APIError.applyConflict(error.conflicts, apiVersion: rt.apiVersion)
+                }
+                var applyOptions = options
+                applyOptions.managedFields = entries
+                guard existing != nil else {
+                    var object = stored(merged)
+                    object["metadata"]?["name"] = .string(name)
+                    return (try s.create(rt, namespace: route.namespace, object, options: applyOptions, historyLimit: window), true)
+                }
+                var object = stored(merged)
+                object["metadata"]?["resourceVersion"] = nil
+                return (try s.update(rt, namespace: route.namespace, name: name, object, status: status, options: applyOptions, historyLimit: window), false)
             }
             guard let existing else { throw APIError.notFound(rt, name) }
             if contentType == "application/strategic-merge-patch+json", rt.crdName != nil {

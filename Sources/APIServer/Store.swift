@@ -118,6 +118,8 @@ final class Store: Sendable {
         var writes = WriteCounts()
         var nextClusterIP = 10
         var nextNodePort: Int64 = 30000
+        /// Namespaces being deleted, whose last object's removal lets them go.
+        var terminating: Set<String> = []
     }
 
     struct DependentRef: Hashable, Sendable {
@@ -146,6 +148,8 @@ struct WriteOptions: Sendable {
     var strictFields = false
     var dryRun = false
     var fieldManager: String?
+    /// managedFields computed by server-side apply; other writes record an Update entry.
+    var managedFields: [ManagedFields.Entry]?
 }
 
 extension Store.State {
@@ -255,9 +259,15 @@ extension Store.State {
         }
         if rt.namespaced {
             guard let namespace, !namespace.isEmpty else { throw APIError.badRequest("a namespace is required for \(rt.resource)") }
-            guard objects["/v1/namespaces"]?[ObjectKey(namespace: "", name: namespace)] != nil else {
+            guard let ns = objects["/v1/namespaces"]?[ObjectKey(namespace: "", name: namespace)] else {
                 throw APIError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
                                details: ["name": .string(namespace), "kind": "namespaces"])
+            }
+            if ns[path: "metadata", "deletionTimestamp"] != nil {
+                throw APIError(code: 403, reason: "Forbidden",
+                               message: "\(rt.resource)\(rt.group.isEmpty ? "" : ".\(rt.group)") \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                               details: ["name": .string(name), "group": .string(rt.group), "kind": .string(rt.resource),
+                                         "causes": [["reason": "NamespaceTerminating", "message": .string("namespace \(namespace) is being terminated"), "field": "metadata.namespace"]]])
             }
             meta["namespace"] = .string(namespace)
         } else {
@@ -278,6 +288,8 @@ extension Store.State {
         object["kind"] = .string(rt.kind)
         if rt.hasStatus && rt.crdName != nil { object["status"] = nil }
         object = try prepare(rt, object, old: nil, options: options)
+        ManagedFields.store(options.managedFields ?? ManagedFields.update(old: nil, new: object, manager: ManagedFields.manager(options), rt: rt,
+                                                                          subresource: nil, now: now), in: &object)
         if options.dryRun { return object }
 
         object["metadata"]?["resourceVersion"] = .string(nextVersion())
@@ -327,6 +339,15 @@ extension Store.State {
                 object["metadata"]?["generation"] = .int((old[path: "metadata", "generation"]?.intValue ?? 1) + 1)
             }
         }
+        object["metadata"]?["managedFields"] = old[path: "metadata", "managedFields"]
+        var changed = object
+        changed["metadata"]?["resourceVersion"] = old[path: "metadata", "resourceVersion"]
+        if let entries = options.managedFields {
+            ManagedFields.store(entries, in: &object)
+        } else if changed != old {
+            ManagedFields.store(ManagedFields.update(old: old, new: object, manager: ManagedFields.manager(options), rt: rt,
+                                                     subresource: status ? "status" : nil, now: now), in: &object)
+        }
         if options.dryRun { return object }
         // Writing what is already there changes nothing and costs nothing, as on a real server.
         var comparable = object
@@ -335,7 +356,7 @@ extension Store.State {
 
         object["metadata"]?["resourceVersion"] = .string(nextVersion())
         count(status ? "update-status" : "update", rt, agent: options.agent)
-        if object[path: "metadata", "deletionTimestamp"] != nil, (object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
+        if rt.key != "/v1/namespaces", object[path: "metadata", "deletionTimestamp"] != nil, (object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
             remove(rt, key, object, historyLimit: historyLimit)
             return object
         }
@@ -343,7 +364,88 @@ extension Store.State {
         indexOwners(rt, key, object, previous: old)
         record("MODIFIED", rt, object, previous: old, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" && !status { try registerCRD(object, historyLimit: historyLimit) }
+        if rt.key == "/v1/namespaces", object[path: "metadata", "deletionTimestamp"] != nil {
+            advanceNamespace(name, historyLimit: historyLimit)
+            return objects[rt.key]?[key] ?? object
+        }
         return object
+    }
+
+    // MARK: namespaces
+
+    /// Deleting a namespace, as its controller does: the `Terminating` phase, then every object
+    /// in it deleted (those with finalizers wait for them), then the `kubernetes` finalizer
+    /// goes; the namespace itself goes once its own finalizers are gone too.
+    mutating func terminate(_ name: String, historyLimit: Int) -> JSON {
+        let nsKey = ObjectKey(namespace: "", name: name)
+        guard var ns = objects["/v1/namespaces"]?[nsKey] else { return [:] }
+        if ns[path: "metadata", "deletionTimestamp"] == nil {
+            let previous = ns
+            ns["metadata"]?["deletionTimestamp"] = .string(now)
+            ns["metadata"]?["deletionGracePeriodSeconds"] = 0
+            var status = ns["status"]?.objectValue ?? JSONObject()
+            status["phase"] = "Terminating"
+            ns["status"] = .object(status)
+            ns["metadata"]?["resourceVersion"] = .string(nextVersion())
+            objects["/v1/namespaces"]![nsKey] = ns
+            record("MODIFIED", types["/v1/namespaces"]!, ns, previous: previous, historyLimit: historyLimit)
+        }
+        terminating.insert(name)
+        let contents = objects.flatMap { typeKey, byKey in byKey.keys.filter { $0.namespace == name }.map { (typeKey, $0) } }
+        for (typeKey, key) in contents.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+            guard let t = types[typeKey], objects[typeKey]?[key] != nil else { continue }
+            _ = try? delete(t, namespace: name, name: key.name, propagation: "Background", preconditions: (nil, nil), historyLimit: historyLimit)
+        }
+        advanceNamespace(name, historyLimit: historyLimit)
+        return objects["/v1/namespaces"]?[nsKey] ?? ns
+    }
+
+    /// Moves a terminating namespace on: conditions saying what remains, the `kubernetes`
+    /// finalizer removed once it is empty, and the namespace removed once no finalizer is left.
+    mutating func advanceNamespace(_ name: String, historyLimit: Int) {
+        let nsKey = ObjectKey(namespace: "", name: name)
+        guard let nsType = types["/v1/namespaces"], let previous = objects[nsType.key]?[nsKey],
+              previous[path: "metadata", "deletionTimestamp"] != nil else { terminating.remove(name); return }
+        var ns = previous
+        var remaining: [String: Int] = [:]
+        var finalizers: [String: Int] = [:]
+        for (typeKey, byKey) in objects where typeKey != nsType.key {
+            for (key, o) in byKey where key.namespace == name {
+                remaining[types[typeKey]?.resource ?? typeKey, default: 0] += 1
+                for f in o[path: "metadata", "finalizers"]?.arrayValue ?? [] { finalizers[f.stringValue ?? "", default: 0] += 1 }
+            }
+        }
+        var spec = ns["spec"]?.objectValue ?? JSONObject()
+        if remaining.isEmpty, let list = spec["finalizers"]?.arrayValue {
+            let rest = list.filter { $0 != "kubernetes" }
+            spec["finalizers"] = rest.isEmpty ? nil : .array(rest)
+            ns["spec"] = .object(spec)
+        }
+        if (spec["finalizers"]?.arrayValue ?? []).isEmpty && (ns[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
+            terminating.remove(name)
+            ns["metadata"]?["resourceVersion"] = .string(nextVersion())
+            remove(nsType, nsKey, ns, historyLimit: historyLimit)
+            return
+        }
+        let time = now
+        func condition(_ type: String, _ on: Bool, _ reason: String, _ message: String) -> JSON {
+            ["type": .string(type), "status": on ? "True" : "False", "lastTransitionTime": .string(time), "reason": .string(on ? reason : "ContentRemoved"),
+             "message": .string(on ? message : "All content successfully removed")]
+        }
+        let content = remaining.keys.sorted().map { "\($0). has \(remaining[$0]!) resource instances" }.joined(separator: ", ")
+        let pending = finalizers.keys.sorted().map { "\($0) in \(finalizers[$0]!) resource instances" }.joined(separator: ", ")
+        let conditions: [JSON] = [
+            condition("NamespaceContentRemaining", !remaining.isEmpty, "SomeResourcesRemain", "Some resources are remaining: \(content)"),
+            condition("NamespaceFinalizersRemaining", !finalizers.isEmpty, "SomeFinalizersRemain", "Some content in the namespace has finalizers remaining: \(pending)"),
+        ]
+        var status = ns["status"]?.objectValue ?? JSONObject()
+        let old = (status["conditions"]?.arrayValue ?? []).map { c -> JSON in var d = c; d["lastTransitionTime"] = nil; return d }
+        if old != conditions.map({ c -> JSON in var d = c; d["lastTransitionTime"] = nil; return d }) { status["conditions"] = .array(conditions) }
+        ns["status"] = .object(status)
+        guard ns != previous else { return }
+        ns["metadata"]?["resourceVersion"] = .string(nextVersion())
+        objects[nsType.key]![nsKey] = ns
+        record("MODIFIED", nsType, ns, previous: previous, historyLimit: historyLimit)
     }
 
     /// Deletes: with finalizers, marks the object (deletionTimestamp) and returns it; else
@@ -359,6 +461,7 @@ extension Store.State {
             throw APIError(code: 409, reason: "Conflict", message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(object[path: "metadata", "resourceVersion"]?.stringValue ?? "")")
         }
         count("delete", rt, agent: agent)
+        if rt.key == "/v1/namespaces" { return terminate(name, historyLimit: historyLimit) }
         if propagation == "Orphan" { orphanDependents(of: object, historyLimit: historyLimit) }
         if !(object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
             guard object[path: "metadata", "deletionTimestamp"] == nil else { return object }
@@ -381,16 +484,7 @@ extension Store.State {
         indexOwners(rt, key, nil, previous: previous)
         record("DELETED", rt, object, previous: previous, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { unregisterCRD(object, historyLimit: historyLimit) }
-        if rt.resource == "namespaces" {
-            for (typeKey, byKey) in objects where types[typeKey]?.namespaced == true {
-                for (k, o) in byKey where k.namespace == key.name {
-                    rv += 1
-                    var gone = o
-                    gone["metadata"]?["resourceVersion"] = .string(String(rv))
-                    remove(types[typeKey]!, k, gone, historyLimit: historyLimit)
-                }
-            }
-        }
+        if rt.namespaced, terminating.contains(key.namespace) { advanceNamespace(key.namespace, historyLimit: historyLimit) }
         if let uid = object[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) {
             for ref in refs.sorted(by: { $0.key < $1.key }) {
                 guard let rt = types[ref.typeKey], objects[ref.typeKey]?[ref.key] != nil else { continue }
