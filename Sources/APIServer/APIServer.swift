@@ -4,6 +4,12 @@ import StructuralSchema
 import Synchronization
 import YAML
 
+/// A request the server could not understand, for the public helpers.
+public struct APIServerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// An in-process Kubernetes API server on 127.0.0.1, for tests, benchmarks and
 /// `lucid-operator dev`. It keeps the semantics the operator and kubectl rely on: one
 /// resourceVersion counter, watches with bookmarks and a history window (410 beyond it),
@@ -104,6 +110,12 @@ public final class APIServer: Sendable {
                 }
             }
         }
+    }
+
+    /// Decodes an enveloped `application/vnd.kubernetes.protobuf` body (what kubectl sends for
+    /// built-in kinds) into the object's JSON form, as the server does for requests.
+    public static func decodeProtobuf(_ body: [UInt8]) throws -> JSON {
+        do throws(ProtobufError) { return try KubeProtobuf.decodeObject(body) } catch { throw APIServerError(message: error.message) }
     }
 
     /// A kubeconfig for this server (plain HTTP on loopback, no credentials).
