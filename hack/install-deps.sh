@@ -13,6 +13,7 @@ packages=(
   openssl                # tests generate their own CA and certificates
   pkg-config             # SwiftPM resolves the system libraries with it
   python3-yaml           # PyYAML, the oracle for the YAML corpus test
+  python3-pip            # installs the official Kubernetes Python client (API server tests)
 )
 
 missing=()
@@ -27,6 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   echo "install-deps: installed ${missing[*]}"
+fi
+
+# The official Kubernetes Python client, used by a few API server tests.
+if ! python3 -c "import kubernetes" >/dev/null 2>&1; then
+  python3 -m pip install -q kubernetes >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages kubernetes
+  echo "install-deps: installed the kubernetes Python client"
 fi
 
 # nginx from Debian starts a system instance on install; the tests run their own on free ports.

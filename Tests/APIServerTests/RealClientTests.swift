@@ -383,3 +383,26 @@ extension Kubectl {
 
     func callAsFunction(_ a: [String]) async throws -> (status: Int32, output: String) { try await args(a) }
 }
+
+/// The official Python client (`pip install kubernetes`, from hack/install-deps.sh).
+@Suite struct PythonClientTests {
+    @Test func theOfficialClientWorksAgainstTheServer() async throws {
+        try await withServer(crds: false) { _, kubectl, _ in
+            let script = repositoryRoot.appendingPathComponent("Tests/APIServerTests/Python/official_client.py").path
+            let out = kubectl.scratch.file("python.out")
+            let status = try await ChildProcess.run("python3", [script, kubectl.kubeconfig], outputPath: out)
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            #expect(status == 0, "\(text)")
+            let result = try JSON.parse(text.split(separator: "\n").last.map(String.init) ?? "")
+            #expect(result["namespace_phase"] == "Active")
+            #expect(result["secret_type"] == "Opaque")
+            #expect(result["service_port"] == ["protocol": "TCP", "targetPort": 80, "sessionAffinity": "None", "clusterIP": true])
+            #expect(result["core_events"] == [["Checked", "seen by python", "python"]])
+            #expect(result[path: "conflict", "status"] == 409)
+            #expect(result[path: "conflict", "message"]?.stringValue?.contains(#"conflict with "OpenAPI-Generator""#) == true, "\(text)")
+            // Forced, the apply took the creator's only field: its entry is gone.
+            #expect(result["managers"] == [["python-apply", "Apply"]], "\(text)")
+            #expect(result["after_delete"] == "gone")
+        }
+    }
+}
