@@ -99,7 +99,7 @@ let package = Package(
             dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "YAML"],
             path: "Benchmarks/APIServerBenchmark"),
 
-        .testTarget(name: "CELTests", dependencies: ["CEL", "StructuralSchema", "YAML"]),
+        .testTarget(name: "CELTests", dependencies: ["CEL", "StructuralSchema", "LucidAPI", "YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP", "ControllerRuntime"],
