@@ -321,7 +321,8 @@ public final class APIServer: Sendable {
             if wantsTable { return try await send(writer, 200, Tables.table(rt, page.items, resourceVersion: rv, continueToken: token)) }
             var meta: JSON = ["resourceVersion": .string(rv)]
             if let token { meta["continue"] = .string(token) }
-            try await writeList(writer, view ? route.type : rt, view ? page.items.map(out) : page.items, meta, apiVersion: view ? "events.k8s.io/v1" : nil)
+            try await writeList(writer, view ? route.type : rt, view ? page.items.map(out) : page.items, meta, apiVersion: view ? "events.k8s.io/v1" : nil,
+                                encoded: view ? [] : page.encoded)
 
         case "watch":
             try await watch(route, query, labels, fields, table: wantsTable, view: view, writer, faults)
@@ -556,14 +557,15 @@ public final class APIServer: Sendable {
         try await send(writer, error.code, error.status)
     }
 
-    func writeList(_ writer: LoopbackResponseWriter, _ rt: ResourceType, _ items: [JSON], _ meta: JSON, apiVersion: String? = nil) async throws {
+    func writeList(_ writer: LoopbackResponseWriter, _ rt: ResourceType, _ items: [JSON], _ meta: JSON, apiVersion: String? = nil,
+                   encoded: [ChangeEvent?] = []) async throws {
         var out: [UInt8] = []
         out.reserveCapacity(items.count * 512 + 128)
         out += Array(#"{"kind":""#.utf8) + Array("\(rt.kind)List".utf8) + Array(#"","apiVersion":""#.utf8) + Array((apiVersion ?? rt.apiVersion).utf8)
         out += Array(#"","metadata":"#.utf8) + meta.serialized() + Array(#","items":["#.utf8)
         for (i, item) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out += item.serialized()
+            if i < encoded.count, let event = encoded[i] { out += event.objectBytes } else { out += item.serialized() }
         }
         out += Array("]}".utf8)
         try await writer.respond(status: 200, headers: [("Content-Type", "application/json")], body: out)

@@ -19,6 +19,7 @@ final class ChangeEvent: Sendable {
     /// The object before the change (for selector transitions).
     let previous: JSON?
     private let line = Mutex<[UInt8]?>(nil)
+    private let bytes = Mutex<[UInt8]?>(nil)
 
     init(rv: UInt64, type: String, typeKey: String, object: JSON, previous: JSON?) {
         self.rv = rv
@@ -28,12 +29,24 @@ final class ChangeEvent: Sendable {
         self.previous = previous
     }
 
+    /// The object's JSON bytes, made once: the latest change of an object also serves gets and
+    /// lists of it, so each version of an object is serialized once however often it is read.
+    var objectBytes: [UInt8] {
+        bytes.withLock { cached in
+            if let cached { return cached }
+            let out = object.serialized()
+            cached = out
+            return out
+        }
+    }
+
     /// `{"type":...,"object":...}\n`.
     var wireLine: [UInt8] {
-        line.withLock { cached in
+        let body = objectBytes
+        return line.withLock { cached in
             if let cached { return cached }
             var out = Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8)
-            out += object.serialized()
+            out += body
             out += Array("}\n".utf8)
             cached = out
             return out
@@ -111,6 +124,8 @@ final class Store: Sendable {
         var types: [String: ResourceType] = [:]
         var objects: [String: [ObjectKey: JSON]] = [:]
         var history: [ChangeEvent] = []
+        /// Each stored object's latest change (its cached wire form), by type and key.
+        var latest: [String: [ObjectKey: ChangeEvent]] = [:]
         var historyHead = 0
         var watchers: [Int: Watcher] = [:]
         var nextWatcherID = 1
@@ -170,7 +185,7 @@ extension Store.State {
 
     /// Objects in key order after `after`, at most `limit`; the list's resourceVersion.
     func list(_ type: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
-              limit: Int?, after: ObjectKey?) -> (items: [JSON], rv: UInt64, next: ObjectKey?) {
+              limit: Int?, after: ObjectKey?) -> (items: [JSON], rv: UInt64, next: ObjectKey?, encoded: [ChangeEvent?]) {
         let all = objects[type.key] ?? [:]
         var keys = all.keys.filter { namespace == nil || $0.namespace == namespace }.sorted()
         if let after { keys = keys.filter { $0 > after } }
@@ -187,7 +202,13 @@ extension Store.State {
             }
             items.append(object)
         }
-        return (items, rv, next)
+        let cached = latest[type.key] ?? [:]
+        let encoded = items.map { item -> ChangeEvent? in
+            let key = ObjectKey(namespace: item[path: "metadata", "namespace"]?.stringValue ?? "", name: item[path: "metadata", "name"]?.stringValue ?? "")
+            guard let event = cached[key], event.object[path: "metadata", "resourceVersion"] == item[path: "metadata", "resourceVersion"] else { return nil }
+            return event
+        }
+        return (items, rv, next, encoded)
     }
 
     // MARK: watch
@@ -220,6 +241,8 @@ extension Store.State {
 
     private mutating func record(_ type: String, _ rt: ResourceType, _ object: JSON, previous: JSON?, historyLimit: Int) {
         let event = ChangeEvent(rv: rv, type: type, typeKey: rt.key, object: object, previous: previous)
+        let key = ObjectKey(namespace: object[path: "metadata", "namespace"]?.stringValue ?? "", name: object[path: "metadata", "name"]?.stringValue ?? "")
+        if type == "DELETED" { latest[rt.key]?[key] = nil } else { latest[rt.key, default: [:]][key] = event }
         history.append(event)
         if history.count - historyHead > historyLimit { historyHead += 1 }
         if historyHead > 4096 && historyHead * 2 > history.count {
