@@ -14,6 +14,7 @@ packages=(
   pkg-config             # SwiftPM resolves the system libraries with it
   python3-yaml           # PyYAML, the oracle for the YAML corpus test
   python3-venv           # the virtual environment of the Envoy check (below)
+  python3-pip            # installs the official Kubernetes Python client (API server tests)
 )
 
 missing=()
@@ -39,6 +40,12 @@ if ! "$venv/bin/python3" -c 'import envoy.config.bootstrap.v3.bootstrap_pb2, val
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
     'xds-protos==1.85.0' 'protobuf==7.36.2' 'grpcio==1.85.3'
   echo "install-deps: installed xds-protos in $venv"
+fi
+
+# The official Kubernetes Python client, used by a few API server tests.
+if ! python3 -c "import kubernetes" >/dev/null 2>&1; then
+  python3 -m pip install -q kubernetes >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages kubernetes
+  echo "install-deps: installed the kubernetes Python client"
 fi
 
 # nginx from Debian starts a system instance on install; the tests run their own on free ports.

@@ -41,6 +41,28 @@ struct APIError: Error, Sendable {
                       "causes": .array(errors.map { ["reason": .string($0.kind.rawValue), "message": .string($0.detail), "field": .string($0.field)] })])
     }
 
+    /// 409 for a server-side apply that would change fields other managers own, naming them.
+    static func applyConflict(_ conflicts: [(manager: String, path: String)], apiVersion: String) -> APIError {
+        var order: [String] = []
+        var byManager: [String: [String]] = [:]
+        for c in conflicts {
+            if byManager[c.manager] == nil { order.append(c.manager) }
+            byManager[c.manager, default: []].append(c.path)
+        }
+        let message: String
+        if conflicts.count == 1, let c = conflicts.first {
+            message = "Apply failed with 1 conflict: conflict with \"\(c.manager)\" using \(apiVersion): \(c.path)"
+        } else {
+            message = "Apply failed with \(conflicts.count) conflicts: " + order.map { m in
+                "conflicts with \"\(m)\" using \(apiVersion):\n" + byManager[m]!.map { "- \($0)" }.joined(separator: "\n")
+            }.joined(separator: "\n")
+        }
+        let causes: [JSON] = conflicts.map {
+            ["reason": "FieldManagerConflict", "message": .string("conflict with \"\($0.manager)\" using \(apiVersion)"), "field": .string($0.path)]
+        }
+        return APIError(code: 409, reason: "Conflict", message: message, details: ["causes": .array(causes)])
+    }
+
     static func badRequest(_ message: String) -> APIError { APIError(code: 400, reason: "BadRequest", message: message) }
 
     static func gone(_ message: String) -> APIError { APIError(code: 410, reason: "Expired", message: message) }

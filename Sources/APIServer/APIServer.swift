@@ -4,6 +4,12 @@ import StructuralSchema
 import Synchronization
 import YAML
 
+/// A request the server could not understand, for the public helpers.
+public struct APIServerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// An in-process Kubernetes API server on 127.0.0.1, for tests, benchmarks and
 /// `lucid-operator dev`. It keeps the semantics the operator and kubectl rely on: one
 /// resourceVersion counter, watches with bookmarks and a history window (410 beyond it),
@@ -106,6 +112,12 @@ public final class APIServer: Sendable {
         }
     }
 
+    /// Decodes an enveloped `application/vnd.kubernetes.protobuf` body (what kubectl sends for
+    /// built-in kinds) into the object's JSON form, as the server does for requests.
+    public static func decodeProtobuf(_ body: [UInt8]) throws -> JSON {
+        do throws(ProtobufError) { return try KubeProtobuf.decodeObject(body) } catch { throw APIServerError(message: error.message) }
+    }
+
     /// A kubeconfig for this server (plain HTTP on loopback, no credentials).
     public func kubeconfig(context: String = "lucid-dev") -> String {
         """
@@ -155,7 +167,7 @@ public final class APIServer: Sendable {
         }
         if segments.first == "openapi", segments.count >= 3, segments[1] == "v3" {
             let gv = segments.dropFirst(3).joined(separator: "/")  // api/v1 → v1, apis/g/v → g/v
-            return try await send(writer, 200, Discovery.openAPIDocument(gv, types()))
+            return try await send(writer, 200, OpenAPI.document(gv, types()))
         }
         if segments == ["api", "v1"] { return try await send(writer, 200, Discovery.resources("v1", types())) }
         if segments.count == 2, segments[0] == "apis" {
@@ -175,6 +187,10 @@ public final class APIServer: Sendable {
             return try await fail(writer, APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
 
+        guard Self.acceptsJSON(request.header("accept")) else {
+            return try await fail(writer, APIError(code: 406, reason: "NotAcceptable",
+                                                   message: "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (requests only)"))
+        }
         let verb = Self.verb(request.method, route, watch: query["watch"] == "true" || query["watch"] == "1")
         if let failure = injectedFailure(verb, current) {
             var headers: [(String, String)] = [("Content-Type", "application/json")]
@@ -259,6 +275,11 @@ public final class APIServer: Sendable {
 
     func serve(_ verb: String, _ route: Route, _ request: LoopbackRequest, _ query: [String: String],
                _ writer: LoopbackResponseWriter, _ faults: Faults) async throws {
+        // events.k8s.io/v1 is a view of the core/v1 Event store.
+        let view = EventConversion.isEventsView(route.type)
+        var route = route
+        if view, let core = store.state.withLock({ $0.type(group: "", version: "v1", resource: "events") }) { route.type = core }
+        let out = { (o: JSON) -> JSON in view ? EventConversion.toEvents(o) : o }
         let rt = route.type
         let window = configuration.historyWindow
         let wantsTable = (request.header("accept") ?? "").contains("as=Table")
@@ -271,14 +292,16 @@ public final class APIServer: Sendable {
             do throws(LabelSelector.ParseError) { return try LabelSelector(text) } catch { throw APIError.badRequest(error.message) }
         }
         let fields = try query["fieldSelector"].flatMap { text throws(APIError) -> FieldSelector? in
-            do throws(LabelSelector.ParseError) { return try FieldSelector(text) } catch { throw APIError.badRequest(error.message) }
+            do throws(LabelSelector.ParseError) { return try FieldSelector(view ? EventConversion.coreSelector(text) : text) } catch {
+                throw APIError.badRequest(error.message)
+            }
         }
 
         switch verb {
         case "get":
             let object = try store.state.withLock { s throws(APIError) in try s.get(rt, namespace: route.namespace, name: route.name!) }
             if wantsTable { return try await send(writer, 200, Tables.table(rt, [object], resourceVersion: object[path: "metadata", "resourceVersion"]?.stringValue ?? "")) }
-            try await send(writer, 200, object)
+            try await send(writer, 200, out(object))
 
         case "list":
             let after = try query["continue"].flatMap { token throws(APIError) -> (ObjectKey, String)? in
@@ -298,33 +321,34 @@ public final class APIServer: Sendable {
             if wantsTable { return try await send(writer, 200, Tables.table(rt, page.items, resourceVersion: rv, continueToken: token)) }
             var meta: JSON = ["resourceVersion": .string(rv)]
             if let token { meta["continue"] = .string(token) }
-            try await writeList(writer, rt, page.items, meta)
+            try await writeList(writer, view ? route.type : rt, view ? page.items.map(out) : page.items, meta, apiVersion: view ? "events.k8s.io/v1" : nil,
+                                encoded: view ? [] : page.encoded)
 
         case "watch":
-            try await watch(route, query, labels, fields, table: wantsTable, writer, faults)
+            try await watch(route, query, labels, fields, table: wantsTable, view: view, writer, faults)
 
         case "create":
             if route.name != nil { throw APIError(code: 405, reason: "MethodNotAllowed", message: "POST is not allowed on a named object") }
-            let body = try Self.body(request)
+            let body = view ? EventConversion.toCore(try Self.body(request)) : try Self.body(request)
             let created = try store.state.withLock { s throws(APIError) in try s.create(rt, namespace: route.namespace, body, options: options, historyLimit: window) }
-            try await send(writer, 201, created)
+            try await send(writer, 201, out(created))
 
         case "update":
             guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "PUT needs a name") }
-            let body = try Self.body(request)
+            let body = view ? EventConversion.toCore(try Self.body(request)) : try Self.body(request)
             let updated = try store.state.withLock { s throws(APIError) in
                 try s.update(rt, namespace: route.namespace, name: name, body, status: route.subresource == "status", options: options, historyLimit: window)
             }
-            try await send(writer, 200, updated)
+            try await send(writer, 200, out(updated))
 
         case "patch":
             guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "PATCH needs a name") }
-            let (result, created) = try patch(rt, route, name, request, query, options)
-            try await send(writer, created ? 201 : 200, result)
+            let (result, created) = try patch(rt, route, name, request, query, options, view: view)
+            try await send(writer, created ? 201 : 200, out(result))
 
         case "delete":
             guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "deleting a collection is not supported") }
-            let options = request.body.isEmpty ? JSON.object([:]) : ((try? JSON.parse(request.body)) ?? [:])
+            let options = request.body.isEmpty ? JSON.object([:]) : try Self.body(request)
             let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
             let agent = request.header("user-agent") ?? ""
             let deleted = try store.state.withLock { s throws(APIError) in
@@ -332,7 +356,7 @@ public final class APIServer: Sendable {
                              preconditions: (options[path: "preconditions", "uid"]?.stringValue, options[path: "preconditions", "resourceVersion"]?.stringValue),
                              historyLimit: window)
             }
-            try await send(writer, 200, deleted)
+            try await send(writer, 200, out(deleted))
 
         default:
             throw APIError(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported")
@@ -342,27 +366,50 @@ public final class APIServer: Sendable {
     /// Applies a merge, JSON, strategic-merge or apply patch under the lock, as one update
     /// (or a create, for server-side apply of a new object).
     func patch(_ rt: ResourceType, _ route: Route, _ name: String, _ request: LoopbackRequest, _ query: [String: String],
-               _ options: WriteOptions) throws(APIError) -> (JSON, Bool) {
+               _ options: WriteOptions, view: Bool = false) throws(APIError) -> (JSON, Bool) {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
         let body = try Self.body(request)
         let window = configuration.historyWindow
         return try store.state.withLock { s throws(APIError) -> (JSON, Bool) in
-            let existing = try? s.get(rt, namespace: route.namespace, name: name)
+            let existing = (try? s.get(rt, namespace: route.namespace, name: name)).map { view ? EventConversion.toEvents($0) : $0 }
+            let stored = { (o: JSON) -> JSON in view ? EventConversion.toCore(o) : o }
             let status = route.subresource == "status"
             if contentType == "application/apply-patch+yaml" {
                 guard options.fieldManager?.isEmpty == false else {
                     throw APIError.badRequest("PATCH /apply requires a non-empty fieldManager query parameter")
                 }
-                guard let existing else {
-                    var object = body
-                    object["metadata"]?["name"] = .string(name)
-                    return (try s.create(rt, namespace: route.namespace, object, options: options, historyLimit: window), true)
+                guard body.objectValue != nil else { throw APIError.badRequest("the applied configuration is not an object") }
+                let manager = options.fieldManager ?? ""
+                let sent = "\(body["apiVersion"]?.stringValue ?? "")/\(body["kind"]?.stringValue ?? "")"
+                let expected = "\(view ? "events.k8s.io/v1" : rt.apiVersion)/\(rt.kind)"
+                guard sent == expected else {
+                    throw APIError.badRequest("the apiVersion and kind of the applied configuration (\(sent)) do not match the request (\(expected))")
                 }
-                var merged = Patches.merge(existing, body)
-                merged["metadata"]?["resourceVersion"] = nil
-                return (try s.update(rt, namespace: route.namespace, name: name, merged, status: status, options: options, historyLimit: window), false)
+                let live = existing ?? ["apiVersion": .string(rt.apiVersion), "kind": .string(rt.kind), "metadata": ["name": .string(name)]]
+                if existing == nil && status { throw APIError.notFound(rt, name) }
+                let (merged, entries): (JSON, [ManagedFields.Entry])
+                do throws(ManagedFields.Conflict) {
+                    (merged, entries) = try ManagedFields.apply(live: live, config: body, manager: manager, force: query["force"] == "true", rt: rt,
+                                                                subresource: status ? "status" : nil, now: s.now)
+                } catch {
+                    throw APIError.applyConflict(error.conflicts, apiVersion: rt.apiVersion)
+                }
+                var applyOptions = options
+                applyOptions.managedFields = entries
+                guard existing != nil else {
+                    var object = stored(merged)
+                    object["metadata"]?["name"] = .string(name)
+                    return (try s.create(rt, namespace: route.namespace, object, options: applyOptions, historyLimit: window), true)
+                }
+                var object = stored(merged)
+                object["metadata"]?["resourceVersion"] = nil
+                return (try s.update(rt, namespace: route.namespace, name: name, object, status: status, options: applyOptions, historyLimit: window), false)
             }
             guard let existing else { throw APIError.notFound(rt, name) }
+            if contentType == "application/strategic-merge-patch+json", rt.crdName != nil {
+                throw APIError(code: 415, reason: "UnsupportedMediaType",
+                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+            }
             var patched: JSON
             switch contentType {
             case "application/merge-patch+json": patched = Patches.merge(existing, body)
@@ -376,21 +423,41 @@ public final class APIServer: Sendable {
             }
             // A patch that names a resourceVersion is conditional on it; otherwise it applies to the current one.
             if body[path: "metadata", "resourceVersion"] == nil { patched["metadata"]?["resourceVersion"] = existing[path: "metadata", "resourceVersion"] }
-            return (try s.update(rt, namespace: route.namespace, name: name, patched, status: status, options: options, historyLimit: window), false)
+            return (try s.update(rt, namespace: route.namespace, name: name, stored(patched), status: status, options: options, historyLimit: window), false)
         }
     }
 
     static func body(_ request: LoopbackRequest) throws(APIError) -> JSON {
         guard !request.body.isEmpty else { throw APIError.badRequest("the request has no body") }
+        if mediaType(request.header("content-type")) == "application/vnd.kubernetes.protobuf" {
+            do throws(ProtobufError) { return try KubeProtobuf.decodeObject(request.body) } catch {
+                throw APIError.badRequest("the protobuf body could not be decoded: \(error.message)")
+            }
+        }
         if let json = try? JSON.parse(request.body) { return json }
         do { return try YAML.parse(String(decoding: request.body, as: UTF8.self)) } catch {
             throw APIError.badRequest("the body is neither JSON nor YAML: \(error)")
         }
     }
 
+    /// `application/json; charset=utf-8` → `application/json`.
+    static func mediaType(_ header: String?) -> String {
+        (header ?? "").split(separator: ";").first.map { String($0).trimmed.lowercased() } ?? ""
+    }
+
+    /// Whether the client takes JSON (the only encoding this server writes): an Accept that
+    /// lists JSON, any type, or nothing.
+    static func acceptsJSON(_ header: String?) -> Bool {
+        guard let header, !header.trimmed.isEmpty else { return true }
+        return header.split(separator: ",").contains { part in
+            let type = mediaType(String(part))
+            return type == "application/json" || type == "*/*" || type == "application/*" || type == "application/yaml"
+        }
+    }
+
     // MARK: watch
 
-    func watch(_ route: Route, _ query: [String: String], _ labels: LabelSelector?, _ fields: FieldSelector?, table: Bool,
+    func watch(_ route: Route, _ query: [String: String], _ labels: LabelSelector?, _ fields: FieldSelector?, table: Bool, view: Bool,
                _ writer: LoopbackResponseWriter, _ faults: Faults) async throws {
         let rt = route.type
         let since = query["resourceVersion"].flatMap { UInt64($0) }
@@ -444,14 +511,15 @@ public final class APIServer: Sendable {
                             if table {
                                 let object = Tables.table(rt, [event.object], resourceVersion: String(event.rv))
                                 out += Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + object.serialized() + Array("}\n".utf8)
-                            } else if type == event.type {
+                            } else if type == event.type && !view {
                                 out += event.wireLine
                             } else {
-                                out += Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + event.object.serialized() + Array("}\n".utf8)
+                                let object = view ? EventConversion.toEvents(event.object) : event.object
+                                out += Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8) + object.serialized() + Array("}\n".utf8)
                             }
                         case .bookmark(let rv):
                             guard !table else { continue }
-                            let bookmark: JSON = ["type": "BOOKMARK", "object": ["kind": .string(rt.kind), "apiVersion": .string(rt.apiVersion),
+                            let bookmark: JSON = ["type": "BOOKMARK", "object": ["kind": .string(rt.kind), "apiVersion": .string(view ? "events.k8s.io/v1" : rt.apiVersion),
                                                                                   "metadata": ["resourceVersion": .string(String(rv))]]]
                             out += bookmark.serialized() + [10]
                         case .failure(let status):
@@ -489,14 +557,15 @@ public final class APIServer: Sendable {
         try await send(writer, error.code, error.status)
     }
 
-    func writeList(_ writer: LoopbackResponseWriter, _ rt: ResourceType, _ items: [JSON], _ meta: JSON) async throws {
+    func writeList(_ writer: LoopbackResponseWriter, _ rt: ResourceType, _ items: [JSON], _ meta: JSON, apiVersion: String? = nil,
+                   encoded: [ChangeEvent?] = []) async throws {
         var out: [UInt8] = []
         out.reserveCapacity(items.count * 512 + 128)
-        out += Array(#"{"kind":""#.utf8) + Array("\(rt.kind)List".utf8) + Array(#"","apiVersion":""#.utf8) + Array(rt.apiVersion.utf8)
+        out += Array(#"{"kind":""#.utf8) + Array("\(rt.kind)List".utf8) + Array(#"","apiVersion":""#.utf8) + Array((apiVersion ?? rt.apiVersion).utf8)
         out += Array(#"","metadata":"#.utf8) + meta.serialized() + Array(#","items":["#.utf8)
         for (i, item) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out += item.serialized()
+            if i < encoded.count, let event = encoded[i] { out += event.objectBytes } else { out += item.serialized() }
         }
         out += Array("]}".utf8)
         try await writer.respond(status: 200, headers: [("Content-Type", "application/json")], body: out)

@@ -50,26 +50,4 @@ enum Discovery {
         }
         return ["paths": .object(paths)]
     }
-
-    /// A minimal OpenAPI v3 document per group-version: a PATCH operation per kind, tagged with
-    /// its group-version-kind and taking `fieldValidation`, which is what kubectl checks.
-    static func openAPIDocument(_ groupVersion: String, _ types: [ResourceType]) -> JSON {
-        var paths = JSONObject()
-        for t in types where t.groupVersion == groupVersion {
-            let base = t.group.isEmpty ? "/api/\(t.version)" : "/apis/\(t.group)/\(t.version)"
-            let path = t.namespaced ? "\(base)/namespaces/{namespace}/\(t.resource)/{name}" : "\(base)/\(t.resource)/{name}"
-            let gvk: JSON = ["group": .string(t.group), "version": .string(t.version), "kind": .string(t.kind)]
-            let parameters: [JSON] = [
-                ["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
-                ["name": "fieldManager", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
-                ["name": "dryRun", "in": "query", "schema": ["type": "string", "uniqueItems": true]],
-            ]
-            let op: JSON = ["operationId": .string("patch\(t.kind)"), "x-kubernetes-group-version-kind": gvk,
-                            "x-kubernetes-action": "patch", "parameters": .array(parameters),
-                            "responses": ["200": ["description": "OK"]]]
-            paths[path] = ["patch": op, "put": ["operationId": .string("replace\(t.kind)"), "x-kubernetes-group-version-kind": gvk,
-                                                "x-kubernetes-action": "put", "parameters": .array(parameters), "responses": ["200": ["description": "OK"]]]]
-        }
-        return ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": .object(paths), "components": ["schemas": [:]]]
-    }
 }

@@ -19,6 +19,7 @@ final class ChangeEvent: Sendable {
     /// The object before the change (for selector transitions).
     let previous: JSON?
     private let line = Mutex<[UInt8]?>(nil)
+    private let bytes = Mutex<[UInt8]?>(nil)
 
     init(rv: UInt64, type: String, typeKey: String, object: JSON, previous: JSON?) {
         self.rv = rv
@@ -28,12 +29,24 @@ final class ChangeEvent: Sendable {
         self.previous = previous
     }
 
+    /// The object's JSON bytes, made once: the latest change of an object also serves gets and
+    /// lists of it, so each version of an object is serialized once however often it is read.
+    var objectBytes: [UInt8] {
+        bytes.withLock { cached in
+            if let cached { return cached }
+            let out = object.serialized()
+            cached = out
+            return out
+        }
+    }
+
     /// `{"type":...,"object":...}\n`.
     var wireLine: [UInt8] {
-        line.withLock { cached in
+        let body = objectBytes
+        return line.withLock { cached in
             if let cached { return cached }
             var out = Array(#"{"type":""#.utf8) + Array(type.utf8) + Array(#"","object":"#.utf8)
-            out += object.serialized()
+            out += body
             out += Array("}\n".utf8)
             cached = out
             return out
@@ -111,12 +124,17 @@ final class Store: Sendable {
         var types: [String: ResourceType] = [:]
         var objects: [String: [ObjectKey: JSON]] = [:]
         var history: [ChangeEvent] = []
+        /// Each stored object's latest change (its cached wire form), by type and key.
+        var latest: [String: [ObjectKey: ChangeEvent]] = [:]
         var historyHead = 0
         var watchers: [Int: Watcher] = [:]
         var nextWatcherID = 1
         var dependents: [String: Set<DependentRef>] = [:]
         var writes = WriteCounts()
         var nextClusterIP = 10
+        var nextNodePort: Int64 = 30000
+        /// Namespaces being deleted, whose last object's removal lets them go.
+        var terminating: Set<String> = []
     }
 
     struct DependentRef: Hashable, Sendable {
@@ -145,6 +163,8 @@ struct WriteOptions: Sendable {
     var strictFields = false
     var dryRun = false
     var fieldManager: String?
+    /// managedFields computed by server-side apply; other writes record an Update entry.
+    var managedFields: [ManagedFields.Entry]?
 }
 
 extension Store.State {
@@ -165,7 +185,7 @@ extension Store.State {
 
     /// Objects in key order after `after`, at most `limit`; the list's resourceVersion.
     func list(_ type: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?,
-              limit: Int?, after: ObjectKey?) -> (items: [JSON], rv: UInt64, next: ObjectKey?) {
+              limit: Int?, after: ObjectKey?) -> (items: [JSON], rv: UInt64, next: ObjectKey?, encoded: [ChangeEvent?]) {
         let all = objects[type.key] ?? [:]
         var keys = all.keys.filter { namespace == nil || $0.namespace == namespace }.sorted()
         if let after { keys = keys.filter { $0 > after } }
@@ -182,7 +202,13 @@ extension Store.State {
             }
             items.append(object)
         }
-        return (items, rv, next)
+        let cached = latest[type.key] ?? [:]
+        let encoded = items.map { item -> ChangeEvent? in
+            let key = ObjectKey(namespace: item[path: "metadata", "namespace"]?.stringValue ?? "", name: item[path: "metadata", "name"]?.stringValue ?? "")
+            guard let event = cached[key], event.object[path: "metadata", "resourceVersion"] == item[path: "metadata", "resourceVersion"] else { return nil }
+            return event
+        }
+        return (items, rv, next, encoded)
     }
 
     // MARK: watch
@@ -215,6 +241,8 @@ extension Store.State {
 
     private mutating func record(_ type: String, _ rt: ResourceType, _ object: JSON, previous: JSON?, historyLimit: Int) {
         let event = ChangeEvent(rv: rv, type: type, typeKey: rt.key, object: object, previous: previous)
+        let key = ObjectKey(namespace: object[path: "metadata", "namespace"]?.stringValue ?? "", name: object[path: "metadata", "name"]?.stringValue ?? "")
+        if type == "DELETED" { latest[rt.key]?[key] = nil } else { latest[rt.key, default: [:]][key] = event }
         history.append(event)
         if history.count - historyHead > historyLimit { historyHead += 1 }
         if historyHead > 4096 && historyHead * 2 > history.count {
@@ -254,9 +282,15 @@ extension Store.State {
         }
         if rt.namespaced {
             guard let namespace, !namespace.isEmpty else { throw APIError.badRequest("a namespace is required for \(rt.resource)") }
-            guard objects["/v1/namespaces"]?[ObjectKey(namespace: "", name: namespace)] != nil else {
+            guard let ns = objects["/v1/namespaces"]?[ObjectKey(namespace: "", name: namespace)] else {
                 throw APIError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
                                details: ["name": .string(namespace), "kind": "namespaces"])
+            }
+            if ns[path: "metadata", "deletionTimestamp"] != nil {
+                throw APIError(code: 403, reason: "Forbidden",
+                               message: "\(rt.resource)\(rt.group.isEmpty ? "" : ".\(rt.group)") \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                               details: ["name": .string(name), "group": .string(rt.group), "kind": .string(rt.resource),
+                                         "causes": [["reason": "NamespaceTerminating", "message": .string("namespace \(namespace) is being terminated"), "field": "metadata.namespace"]]])
             }
             meta["namespace"] = .string(namespace)
         } else {
@@ -277,6 +311,8 @@ extension Store.State {
         object["kind"] = .string(rt.kind)
         if rt.hasStatus && rt.crdName != nil { object["status"] = nil }
         object = try prepare(rt, object, old: nil, options: options)
+        ManagedFields.store(options.managedFields ?? ManagedFields.update(old: nil, new: object, manager: ManagedFields.manager(options), rt: rt,
+                                                                          subresource: nil, now: now), in: &object)
         if options.dryRun { return object }
 
         object["metadata"]?["resourceVersion"] = .string(nextVersion())
@@ -303,8 +339,10 @@ extension Store.State {
         }
         var object: JSON
         if status {
+            // Only status changes through /status; it is validated and pruned like any write.
             object = old
             object["status"] = input["status"]
+            if let schema = rt.schema { object = try Self.admitCustomResource(rt, schema, object, old: old, options: options) }
         } else {
             object = input
             object["apiVersion"] = .string(rt.apiVersion)
@@ -324,6 +362,15 @@ extension Store.State {
                 object["metadata"]?["generation"] = .int((old[path: "metadata", "generation"]?.intValue ?? 1) + 1)
             }
         }
+        object["metadata"]?["managedFields"] = old[path: "metadata", "managedFields"]
+        var changed = object
+        changed["metadata"]?["resourceVersion"] = old[path: "metadata", "resourceVersion"]
+        if let entries = options.managedFields {
+            ManagedFields.store(entries, in: &object)
+        } else if changed != old {
+            ManagedFields.store(ManagedFields.update(old: old, new: object, manager: ManagedFields.manager(options), rt: rt,
+                                                     subresource: status ? "status" : nil, now: now), in: &object)
+        }
         if options.dryRun { return object }
         // Writing what is already there changes nothing and costs nothing, as on a real server.
         var comparable = object
@@ -332,7 +379,7 @@ extension Store.State {
 
         object["metadata"]?["resourceVersion"] = .string(nextVersion())
         count(status ? "update-status" : "update", rt, agent: options.agent)
-        if object[path: "metadata", "deletionTimestamp"] != nil, (object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
+        if rt.key != "/v1/namespaces", object[path: "metadata", "deletionTimestamp"] != nil, (object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
             remove(rt, key, object, historyLimit: historyLimit)
             return object
         }
@@ -340,7 +387,88 @@ extension Store.State {
         indexOwners(rt, key, object, previous: old)
         record("MODIFIED", rt, object, previous: old, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" && !status { try registerCRD(object, historyLimit: historyLimit) }
+        if rt.key == "/v1/namespaces", object[path: "metadata", "deletionTimestamp"] != nil {
+            advanceNamespace(name, historyLimit: historyLimit)
+            return objects[rt.key]?[key] ?? object
+        }
         return object
+    }
+
+    // MARK: namespaces
+
+    /// Deleting a namespace, as its controller does: the `Terminating` phase, then every object
+    /// in it deleted (those with finalizers wait for them), then the `kubernetes` finalizer
+    /// goes; the namespace itself goes once its own finalizers are gone too.
+    mutating func terminate(_ name: String, historyLimit: Int) -> JSON {
+        let nsKey = ObjectKey(namespace: "", name: name)
+        guard var ns = objects["/v1/namespaces"]?[nsKey] else { return [:] }
+        if ns[path: "metadata", "deletionTimestamp"] == nil {
+            let previous = ns
+            ns["metadata"]?["deletionTimestamp"] = .string(now)
+            ns["metadata"]?["deletionGracePeriodSeconds"] = 0
+            var status = ns["status"]?.objectValue ?? JSONObject()
+            status["phase"] = "Terminating"
+            ns["status"] = .object(status)
+            ns["metadata"]?["resourceVersion"] = .string(nextVersion())
+            objects["/v1/namespaces"]![nsKey] = ns
+            record("MODIFIED", types["/v1/namespaces"]!, ns, previous: previous, historyLimit: historyLimit)
+        }
+        terminating.insert(name)
+        let contents = objects.flatMap { typeKey, byKey in byKey.keys.filter { $0.namespace == name }.map { (typeKey, $0) } }
+        for (typeKey, key) in contents.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+            guard let t = types[typeKey], objects[typeKey]?[key] != nil else { continue }
+            _ = try? delete(t, namespace: name, name: key.name, propagation: "Background", preconditions: (nil, nil), historyLimit: historyLimit)
+        }
+        advanceNamespace(name, historyLimit: historyLimit)
+        return objects["/v1/namespaces"]?[nsKey] ?? ns
+    }
+
+    /// Moves a terminating namespace on: conditions saying what remains, the `kubernetes`
+    /// finalizer removed once it is empty, and the namespace removed once no finalizer is left.
+    mutating func advanceNamespace(_ name: String, historyLimit: Int) {
+        let nsKey = ObjectKey(namespace: "", name: name)
+        guard let nsType = types["/v1/namespaces"], let previous = objects[nsType.key]?[nsKey],
+              previous[path: "metadata", "deletionTimestamp"] != nil else { terminating.remove(name); return }
+        var ns = previous
+        var remaining: [String: Int] = [:]
+        var finalizers: [String: Int] = [:]
+        for (typeKey, byKey) in objects where typeKey != nsType.key {
+            for (key, o) in byKey where key.namespace == name {
+                remaining[types[typeKey]?.resource ?? typeKey, default: 0] += 1
+                for f in o[path: "metadata", "finalizers"]?.arrayValue ?? [] { finalizers[f.stringValue ?? "", default: 0] += 1 }
+            }
+        }
+        var spec = ns["spec"]?.objectValue ?? JSONObject()
+        if remaining.isEmpty, let list = spec["finalizers"]?.arrayValue {
+            let rest = list.filter { $0 != "kubernetes" }
+            spec["finalizers"] = rest.isEmpty ? nil : .array(rest)
+            ns["spec"] = .object(spec)
+        }
+        if (spec["finalizers"]?.arrayValue ?? []).isEmpty && (ns[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
+            terminating.remove(name)
+            ns["metadata"]?["resourceVersion"] = .string(nextVersion())
+            remove(nsType, nsKey, ns, historyLimit: historyLimit)
+            return
+        }
+        let time = now
+        func condition(_ type: String, _ on: Bool, _ reason: String, _ message: String) -> JSON {
+            ["type": .string(type), "status": on ? "True" : "False", "lastTransitionTime": .string(time), "reason": .string(on ? reason : "ContentRemoved"),
+             "message": .string(on ? message : "All content successfully removed")]
+        }
+        let content = remaining.keys.sorted().map { "\($0). has \(remaining[$0]!) resource instances" }.joined(separator: ", ")
+        let pending = finalizers.keys.sorted().map { "\($0) in \(finalizers[$0]!) resource instances" }.joined(separator: ", ")
+        let conditions: [JSON] = [
+            condition("NamespaceContentRemaining", !remaining.isEmpty, "SomeResourcesRemain", "Some resources are remaining: \(content)"),
+            condition("NamespaceFinalizersRemaining", !finalizers.isEmpty, "SomeFinalizersRemain", "Some content in the namespace has finalizers remaining: \(pending)"),
+        ]
+        var status = ns["status"]?.objectValue ?? JSONObject()
+        let old = (status["conditions"]?.arrayValue ?? []).map { c -> JSON in var d = c; d["lastTransitionTime"] = nil; return d }
+        if old != conditions.map({ c -> JSON in var d = c; d["lastTransitionTime"] = nil; return d }) { status["conditions"] = .array(conditions) }
+        ns["status"] = .object(status)
+        guard ns != previous else { return }
+        ns["metadata"]?["resourceVersion"] = .string(nextVersion())
+        objects[nsType.key]![nsKey] = ns
+        record("MODIFIED", nsType, ns, previous: previous, historyLimit: historyLimit)
     }
 
     /// Deletes: with finalizers, marks the object (deletionTimestamp) and returns it; else
@@ -356,6 +484,7 @@ extension Store.State {
             throw APIError(code: 409, reason: "Conflict", message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(object[path: "metadata", "resourceVersion"]?.stringValue ?? "")")
         }
         count("delete", rt, agent: agent)
+        if rt.key == "/v1/namespaces" { return terminate(name, historyLimit: historyLimit) }
         if propagation == "Orphan" { orphanDependents(of: object, historyLimit: historyLimit) }
         if !(object[path: "metadata", "finalizers"]?.arrayValue ?? []).isEmpty {
             guard object[path: "metadata", "deletionTimestamp"] == nil else { return object }
@@ -378,16 +507,7 @@ extension Store.State {
         indexOwners(rt, key, nil, previous: previous)
         record("DELETED", rt, object, previous: previous, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { unregisterCRD(object, historyLimit: historyLimit) }
-        if rt.resource == "namespaces" {
-            for (typeKey, byKey) in objects where types[typeKey]?.namespaced == true {
-                for (k, o) in byKey where k.namespace == key.name {
-                    rv += 1
-                    var gone = o
-                    gone["metadata"]?["resourceVersion"] = .string(String(rv))
-                    remove(types[typeKey]!, k, gone, historyLimit: historyLimit)
-                }
-            }
-        }
+        if rt.namespaced, terminating.contains(key.namespace) { advanceNamespace(key.namespace, historyLimit: historyLimit) }
         if let uid = object[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) {
             for ref in refs.sorted(by: { $0.key < $1.key }) {
                 guard let rt = types[ref.typeKey], objects[ref.typeKey]?[ref.key] != nil else { continue }
@@ -435,49 +555,83 @@ extension Store.State {
                 object["stringData"] = nil
             }
             if object["type"] == nil { object["type"] = "Opaque" }
-        case "services":
-            if object[path: "spec", "clusterIP"] == nil && object[path: "spec", "type"]?.stringValue != "ExternalName" {
-                if let kept = old?[path: "spec", "clusterIP"] { object["spec"]?["clusterIP"] = kept } else {
-                    object["spec"]?["clusterIP"] = .string("10.96.\(nextClusterIP / 250).\(nextClusterIP % 250 + 1)")
-                    nextClusterIP += 1
-                }
-            }
-            if object[path: "spec", "type"] == nil, object["spec"] != nil { object["spec"]?["type"] = "ClusterIP" }
         case "customresourcedefinitions":
             if case .failure(let error) = ResourceType.from(crd: object) { throw APIError.invalid(rt, name, [error]) }
+            let ruleErrors = Self.compileRules(object)
+            if !ruleErrors.isEmpty { throw APIError.invalid(rt, name, ruleErrors) }
         default:
             break
         }
-        guard let schema = rt.schema else { return object }
-        // Custom resources: prune or refuse unknown fields, default, validate.
-        var body = object
-        let metadata = body["metadata"]
-        body["metadata"] = [:]
+        guard let schema = rt.schema else {
+            var clusterIP = nextClusterIP, nodePort = nextNodePort
+            let allocations = BuiltinDefaults.Allocations(
+                clusterIP: {
+                    defer { clusterIP += 1 }
+                    return "10.96.\(clusterIP / 250).\(clusterIP % 250 + 1)"
+                },
+                nodePort: {
+                    defer { nodePort = nodePort >= 32767 ? 30000 : nodePort + 1 }
+                    return nodePort
+                })
+            object = BuiltinDefaults.apply(rt, object, old: old, allocate: allocations)
+            if !options.dryRun { (nextClusterIP, nextNodePort) = (clusterIP, nodePort) }
+            let errors = BuiltinDefaults.errors(rt, object)
+            if !errors.isEmpty {
+                throw APIError.invalid(rt, name, errors.map { FieldError(FieldError.Kind(rawValue: $0.kind) ?? .invalid, $0.field, $0.detail) })
+            }
+            return object
+        }
+        return try Self.admitCustomResource(rt, schema, object, old: old, options: options)
+    }
+
+    /// Custom resources: prune or refuse unknown fields, default, validate against the schema,
+    /// then the CEL rules. The root fields `apiVersion`, `kind` and `metadata` are always
+    /// allowed and kept, whatever the schema lists; rules see `metadata.name` and `generateName`.
+    static func admitCustomResource(_ rt: ResourceType, _ schema: Schema, _ object: JSON, old: JSON?, options: WriteOptions) throws(APIError) -> JSON {
+        let name = object[path: "metadata", "name"]?.stringValue ?? ""
+        func body(_ o: JSON) -> JSON {
+            var b = o
+            for root in ["apiVersion", "kind", "metadata"] where schema.property(root) == nil || root == "metadata" { b[root] = nil }
+            return b
+        }
+        var value = body(object)
         if options.strictFields {
-            let unknown = SchemaValidator(rejectUnknown: true).validate(body, schema, at: "").filter { $0.kind == .unknown }
+            let unknown = SchemaValidator(rejectUnknown: true).validate(value, schema, at: "").filter { $0.kind == .unknown }
             if !unknown.isEmpty {
                 throw APIError.badRequest("\(rt.kind) in version \"\(rt.version)\" cannot be handled as a \(rt.kind): strict decoding error: "
                     + unknown.map { "unknown field \"\($0.field)\"" }.joined(separator: ", "))
             }
         }
-        body = schema.pruning(body).0
-        body = schema.applyingDefaults(to: body)
-        var errors = SchemaValidator().validate(body, schema, at: "")
-        if let old { errors += Self.immutability(schema, body, old, at: "") }
+        value = schema.pruning(value).0
+        value = schema.applyingDefaults(to: value)
+        var errors = SchemaValidator().validate(value, schema, at: "")
+        if errors.isEmpty {
+            func ruleView(_ full: JSON, _ pruned: JSON) -> JSON {
+                var v = pruned
+                var meta = JSONObject()
+                for key in ["name", "generateName"] { if let m = full[path: "metadata", key] { meta[key] = m } }
+                v["metadata"] = .object(meta)
+                return v
+            }
+            let oldView = old.map { ruleView($0, body($0)) }
+            errors += schema.validateRules(ruleView(object, value), old: oldView, at: "")
+        }
         if !errors.isEmpty { throw APIError.invalid(rt, name, errors) }
-        body["metadata"] = metadata
-        return body
+        var result = JSONObject()
+        result["apiVersion"] = object["apiVersion"]
+        result["kind"] = object["kind"]
+        result["metadata"] = object["metadata"]
+        for (k, v) in value.objectValue ?? JSONObject() where result[k] == nil { result[k] = v }
+        return .object(result)
     }
 
-    /// The one CEL rule shape this server evaluates: `self == oldSelf` (immutable fields).
-    static func immutability(_ schema: Schema, _ new: JSON, _ old: JSON, at path: String) -> [FieldError] {
+    /// A CRD's schemas must compile: every CEL rule of every version (a rule that cannot be
+    /// compiled is never skipped).
+    static func compileRules(_ crd: JSON) -> [FieldError] {
         var errors: [FieldError] = []
-        if let rule = schema.rules.first(where: { $0.rule == "self == oldSelf" }), new != old {
-            errors.append(FieldError(.invalid, path, "Invalid value: \"object\": \(rule.message)"))
-        }
-        for (name, child) in schema.properties {
-            guard let n = new[name], let o = old[name] else { continue }
-            errors += immutability(child, n, o, at: SchemaValidator.join(path, name))
+        for (i, version) in (crd[path: "spec", "versions"]?.arrayValue ?? []).enumerated() {
+            guard let json = version[path: "schema", "openAPIV3Schema"] else { continue }
+            errors += Schema(json: json).ruleErrors(at: "spec.versions[\(i)].schema.openAPIV3Schema")
         }
         return errors
     }

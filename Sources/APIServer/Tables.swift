@@ -5,42 +5,31 @@ import YAML
 /// columns (or a few per built-in kind), dates shown as ages.
 enum Tables {
     static func columns(_ rt: ResourceType) -> [JSON] {
+        if rt.crdName == nil {
+            return builtIn(rt).map { c in
+                var d: JSON = ["name": .string(c.name), "type": .string(c.type), "format": .string(c.format), "description": .string(c.description),
+                               "priority": .int(Int64(c.priority))]
+                if c.format.isEmpty { d["format"] = "" }
+                return d
+            }
+        }
         var columns: [JSON] = [["name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0]]
-        if rt.crdName != nil {
-            for c in rt.printerColumns {
-                columns.append(["name": c["name"] ?? "", "type": c["type"] ?? "string", "format": c["format"] ?? "",
-                                "description": c["description"] ?? "", "priority": c["priority"] ?? 0])
-            }
-            if !rt.printerColumns.contains(where: { $0["jsonPath"]?.stringValue == ".metadata.creationTimestamp" }) {
-                columns.append(age)
-            }
-            return columns
+        for c in rt.printerColumns {
+            columns.append(["name": c["name"] ?? "", "type": c["type"] ?? "string", "format": c["format"] ?? "",
+                            "description": c["description"] ?? "", "priority": c["priority"] ?? 0])
         }
-        for (name, type, _) in builtInColumns(rt) {
-            columns.append(["name": .string(name), "type": .string(type), "format": "", "description": "", "priority": 0])
+        if !rt.printerColumns.contains(where: { $0["jsonPath"]?.stringValue == ".metadata.creationTimestamp" }) {
+            columns.append(age)
         }
-        return rt.resource == "customresourcedefinitions" ? columns : columns + [age]
+        return columns
     }
 
     static let age: JSON = ["name": "Age", "type": "date", "format": "", "description": "Time since the object was created.", "priority": 0]
 
-    static func builtInColumns(_ rt: ResourceType) -> [(String, String, String)] {
-        switch rt.resource {
-        case "namespaces": [("Status", "string", ".status.phase")]
-        case "services": [("Type", "string", ".spec.type"), ("Cluster-IP", "string", ".spec.clusterIP")]
-        case "jobs": [("Completions", "string", ".status.succeeded")]
-        case "leases": [("Holder", "string", ".spec.holderIdentity")]
-        case "events" where rt.group == "events.k8s.io": [("Reason", "string", ".reason"), ("Object", "string", ".regarding.name"), ("Note", "string", ".note")]
-        case "events": [("Reason", "string", ".reason"), ("Object", "string", ".involvedObject.name"), ("Message", "string", ".message")]
-        case "pods": [("Status", "string", ".status.phase")]
-        case "customresourcedefinitions": [("Created At", "string", ".metadata.creationTimestamp")]
-        default: []
-        }
-    }
-
     static func row(_ rt: ResourceType, _ object: JSON, now: Date) -> JSON {
-        var cells: [JSON] = [object[path: "metadata", "name"] ?? ""]
+        var cells: [JSON]
         if rt.crdName != nil {
+            cells = [object[path: "metadata", "name"] ?? ""]
             for c in rt.printerColumns {
                 cells.append(cell(object, c["jsonPath"]?.stringValue ?? "", type: c["type"]?.stringValue ?? "string", now: now))
             }
@@ -48,11 +37,7 @@ enum Tables {
                 cells.append(cell(object, ".metadata.creationTimestamp", type: "date", now: now))
             }
         } else {
-            for (_, type, path) in builtInColumns(rt) {
-                if rt.resource == "namespaces" { cells.append(.string(object[path: "status", "phase"]?.stringValue ?? "Active")); continue }
-                cells.append(cell(object, path, type: type, now: now))
-            }
-            if rt.resource != "customresourcedefinitions" { cells.append(cell(object, ".metadata.creationTimestamp", type: "date", now: now)) }
+            cells = builtIn(rt).map { $0.value(object, now) }
         }
         var meta = object["metadata"] ?? [:]
         meta["managedFields"] = nil

@@ -1,3 +1,4 @@
+import CEL
 import YAML
 
 /// An OpenAPI v3 structural schema, as a CRD's `openAPIV3Schema` holds it.
@@ -10,14 +11,21 @@ public final class Schema: Sendable {
     public struct Rule: Sendable, Equatable {
         public var rule: String
         public var message: String
+        /// A CEL expression giving the message (a string); `message` is the fallback.
+        public var messageExpression: String?
         public var fieldPath: String?
         public var reason: String?
+        /// A transition rule with this set also runs on create, with `oldSelf` an optional.
+        public var optionalOldSelf: Bool
 
-        public init(_ rule: String, message: String, fieldPath: String? = nil, reason: String? = nil) {
+        public init(_ rule: String, message: String, messageExpression: String? = nil, fieldPath: String? = nil,
+                    reason: String? = nil, optionalOldSelf: Bool = false) {
             self.rule = rule
             self.message = message
+            self.messageExpression = messageExpression
             self.fieldPath = fieldPath
             self.reason = reason
+            self.optionalOldSelf = optionalOldSelf
         }
     }
 
@@ -45,7 +53,13 @@ public final class Schema: Sendable {
     public let embeddedResource: Bool
     public let listType: String?
     public let listMapKeys: [String]?
+    /// `x-kubernetes-int-or-string`.
+    public let intOrString: Bool
     public let rules: [Rule]
+    /// The rules compiled against this node's type, in order (compiled once, when built).
+    public let compiledRules: [CompiledRule]
+    /// What `self` is in this node's rules.
+    public let celType: CELType
 
     public init(
         type: String?, description: String? = nil, properties: [(name: String, schema: Schema)] = [], required: [String] = [],
@@ -53,7 +67,7 @@ public final class Schema: Sendable {
         minimum: Double? = nil, maximum: Double? = nil, minLength: Int? = nil, maxLength: Int? = nil,
         minItems: Int? = nil, maxItems: Int? = nil, defaultValue: JSON? = nil, format: String? = nil, nullable: Bool = false,
         preserveUnknownFields: Bool = false, embeddedResource: Bool = false, listType: String? = nil,
-        listMapKeys: [String]? = nil, rules: [Rule] = []
+        listMapKeys: [String]? = nil, intOrString: Bool = false, rules: [Rule] = []
     ) {
         self.type = type
         self.description = description
@@ -76,7 +90,12 @@ public final class Schema: Sendable {
         self.embeddedResource = embeddedResource
         self.listType = listType
         self.listMapKeys = listMapKeys
+        self.intOrString = intOrString
         self.rules = rules
+        let selfType = Self.celType(type: type, properties: properties, items: items, additionalProperties: additionalProperties,
+                                    preserveUnknownFields: preserveUnknownFields, intOrString: intOrString)
+        celType = selfType
+        compiledRules = rules.map { CompiledRule($0, selfType: selfType) }
     }
 
     public func property(_ name: String) -> Schema? { properties.first { $0.name == name }?.schema }
@@ -129,7 +148,7 @@ public final class Schema: Sendable {
                additionalProperties: additionalProperties, enumValues: enumValues, pattern: pattern, minimum: minimum,
                maximum: maximum, minLength: minLength, maxLength: maxLength, minItems: minItems, maxItems: maxItems,
                defaultValue: value, format: format, nullable: nullable, preserveUnknownFields: preserveUnknownFields,
-               embeddedResource: embeddedResource, listType: listType, listMapKeys: listMapKeys, rules: rules)
+               embeddedResource: embeddedResource, listType: listType, listMapKeys: listMapKeys, intOrString: intOrString, rules: rules)
     }
 
     // MARK: JSON form
@@ -162,11 +181,15 @@ public final class Schema: Sendable {
         if embeddedResource { o["x-kubernetes-embedded-resource"] = true }
         if let listType { o["x-kubernetes-list-type"] = .string(listType) }
         if let listMapKeys { o["x-kubernetes-list-map-keys"] = .array(listMapKeys.map { .string($0) }) }
+        if intOrString { o["x-kubernetes-int-or-string"] = true }
         if !rules.isEmpty {
             o["x-kubernetes-validations"] = .array(rules.map { r in
-                var v: JSON = ["rule": .string(r.rule), "message": .string(r.message)]
+                var v: JSON = ["rule": .string(r.rule)]
+                if !r.message.isEmpty { v["message"] = .string(r.message) }
+                if let m = r.messageExpression { v["messageExpression"] = .string(m) }
                 if let fieldPath = r.fieldPath { v["fieldPath"] = .string(fieldPath) }
                 if let reason = r.reason { v["reason"] = .string(reason) }
+                if r.optionalOldSelf { v["optionalOldSelf"] = true }
                 return v
             })
         }
@@ -193,9 +216,11 @@ public final class Schema: Sendable {
             embeddedResource: json["x-kubernetes-embedded-resource"]?.boolValue ?? false,
             listType: json["x-kubernetes-list-type"]?.stringValue,
             listMapKeys: json["x-kubernetes-list-map-keys"]?.arrayValue?.compactMap(\.stringValue),
-            rules: json["x-kubernetes-validations"]?.arrayValue?.compactMap { r in
-                r["rule"]?.stringValue.map { Rule($0, message: r["message"]?.stringValue ?? "", fieldPath: r["fieldPath"]?.stringValue,
-                                                  reason: r["reason"]?.stringValue) }
+            intOrString: json["x-kubernetes-int-or-string"]?.boolValue ?? false,
+            rules: json["x-kubernetes-validations"]?.arrayValue?.map { r in
+                Rule(r["rule"]?.stringValue ?? "", message: r["message"]?.stringValue ?? "",
+                     messageExpression: r["messageExpression"]?.stringValue, fieldPath: r["fieldPath"]?.stringValue,
+                     reason: r["reason"]?.stringValue, optionalOldSelf: r["optionalOldSelf"]?.boolValue ?? false)
             } ?? [])
     }
 }
