@@ -91,6 +91,12 @@ let package = Package(
         // Test support: a simulated TRON chain behind TronGrid's HTTP API.
         .target(name: "FakeTronGrid", dependencies: ["Tron", "LoopbackServer", "YAML"]),
 
+        // The etcd v3 client over the JSON gateway, and the pure registry entries written with it.
+        .target(name: "EtcdClient", dependencies: ["HTTP", "YAML"]),
+        .target(name: "Registry", dependencies: ["YAML"]),
+        // Test support (and `lucid-operator dev`): a real etcd process on free loopback ports.
+        .target(name: "EtcdServer", dependencies: ["HTTP", "YAML", "LoopbackServer"]),
+
         // Benchmarks: `swift run -c release <name>`.
         .executableTarget(
             name: "api-server-benchmark",
@@ -106,5 +112,7 @@ let package = Package(
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
+        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "EtcdServer", "Registry", "HTTP", "YAML", "LoopbackServer"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "YAML"]),
     ]
 )

@@ -1,0 +1,2 @@
+@testable import EtcdClient
+import Testing

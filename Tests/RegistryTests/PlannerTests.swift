@@ -1,0 +1,2 @@
+import Registry
+import Testing
