@@ -25,7 +25,7 @@ public final class EtcdCluster: Sendable {
         guard executableExists(options.executable) else {
             throw EtcdServer.Failure(description: "\(options.executable) is not installed: run hack/install-deps.sh (Debian package etcd-server)")
         }
-        let workspace = try await Workspace.make(options)
+        let workspace = try await Workspace.make(options, members: size)
         var lastFailure: (any Error)?
         for _ in 0..<3 {
             let ports = try (0..<size).map { _ in (try LoopbackPort.unused(), try LoopbackPort.unused()) }

@@ -118,6 +118,9 @@ public final class EtcdServer: Sendable {
         return cluster.members[0]
     }
 
+    /// The pid of the guard process etcd runs under (nil when not running).
+    var guardPID: Int32? { process.withLock { $0?.guardPID } }
+
     /// Whether the etcd process is running.
     public var isRunning: Bool {
         process.withLock { $0.map { !$0.hasExited } ?? false }
@@ -126,9 +129,11 @@ public final class EtcdServer: Sendable {
     /// SIGKILLs etcd and returns once it has exited; its data stays for `restart()`.
     public func kill() async {
         guard let running = process.withLock({ p in defer { p = nil }; return p }) else { return }
-        await running.signalChild(SIGKILL)
-        running.release()
+        // Closing the guard's socket first would count as this process going away (and remove
+        // the data): kill, wait, then close.
+        if await !running.signalChild(SIGKILL) { running.release() }
         await running.waitForExit()
+        running.release()
     }
 
     /// Starts etcd again on the same data and ports, and waits until it is healthy. A member of
@@ -166,7 +171,10 @@ public final class EtcdServer: Sendable {
 
     func launch() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let started = try GuardedProcess(options.executable, arguments, logPath: logPath, pidFile: directory + "/etcd.pid")
+        // A lone member takes the whole workspace with it; a cluster's member only its own folder.
+        let cleanup = workspace.members == 1 ? workspace.root : directory
+        let started = try GuardedProcess(options.executable, arguments, logPath: logPath, pidFile: directory + "/etcd.pid",
+                                         cleanupOnOrphan: cleanup)
         process.withLock { $0 = started }
     }
 
@@ -195,24 +203,26 @@ public final class EtcdServer: Sendable {
 }
 
 /// The folder members live in, and the certificates they share; removed when the last member
-/// and its cluster are gone.
+/// and its cluster are gone (and by a lone member's guard if this process dies).
 final class Workspace: Sendable {
     let root: String
     let certificates: TestCertificates?
+    let members: Int
 
-    init(root: String, certificates: TestCertificates?) {
+    init(root: String, certificates: TestCertificates?, members: Int) {
         self.root = root
         self.certificates = certificates
+        self.members = members
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
-    static func make(_ options: EtcdServer.Options) async throws -> Workspace {
+    static func make(_ options: EtcdServer.Options, members: Int) async throws -> Workspace {
         let base = options.dataRoot ?? defaultDataRoot()
         let root = base + "/lucid-etcd-" + UUID().uuidString.lowercased().prefix(12)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let certificates = options.tls ? try await TestCertificates.make(in: root + "/tls") : nil
-        return Workspace(root: root, certificates: certificates)
+        return Workspace(root: root, certificates: certificates, members: members)
     }
 
     static func defaultDataRoot() -> String {

@@ -34,12 +34,43 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = try GuardedProcess("sleep", ["600"], logPath: directory + "/log", pidFile: directory + "/pid")
+        let scratch = directory + "/scratch"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let process = try GuardedProcess("sleep", ["600"], logPath: directory + "/log", pidFile: directory + "/pid", cleanupOnOrphan: scratch)
         let child = try #require(await process.childPID())
         #expect(processExists(child) && !process.hasExited)
         process.release()
         await process.waitForExit()
         #expect(!processExists(child), "sleep outlived its owner")
+        #expect(!FileManager.default.fileExists(atPath: scratch), "the orphan's data was left behind")
+    }
+
+    #if os(Linux)
+    @Test func theChildInheritsNoDescriptorOfThisProcess() async throws {
+        // Open a listening socket and a client connection here first: neither may leak.
+        let (_, client) = try await SharedEtcd.client()
+        defer { client.shutdown() }
+        _ = try await client.get("/warm")
+        let etcd = try await EtcdServer.start()
+        defer { etcd.stop() }
+        let guardPID = try #require(etcd.guardPID)
+        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(guardPID)/fd").compactMap { Int($0) }
+        // stdin, stdout, stderr, the guard's socket, and dash's own copy of its script input (10).
+        #expect(Set(open).isSubset(of: [0, 1, 2, 3, 10]), "the guard holds \(open.sorted())")
+    }
+    #endif
+
+    @Test func aChildKilledByItsOwnerKeepsItsData() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = try GuardedProcess("sleep", ["600"], logPath: directory + "/log", pidFile: directory + "/pid", cleanupOnOrphan: directory)
+        let child = try #require(await process.childPID())
+        await process.signalChild(SIGKILL)
+        await process.waitForExit()
+        #expect(!processExists(child))
+        #expect(FileManager.default.fileExists(atPath: directory + "/log"), "a deliberate kill must keep the data for a restart")
+        process.release()
     }
 
     @Test func aKilledServerRestartsOnTheSamePortsAndData() async throws {
