@@ -21,30 +21,42 @@ public final class EtcdClient: Sendable {
     public let endpoints: [String]
     let http: HTTPClient
     private let ownsHTTP: Bool
+    /// Watches get a connection pool of their own. libcurl (with `CURLOPT_PIPEWAIT`, as the HTTP
+    /// module sets it) makes a new request to a host wait while another connection to it is
+    /// still waiting for its first response, and such a waiting request does not time out: a
+    /// watch opened against a member that is just restarting would otherwise hold back every
+    /// unary request to it.
+    let streamHTTP: HTTPClient
     let pool: Mutex<EndpointPool>
     let authenticator = Authenticator()
 
-    /// A client for `configuration`; `http` shares an existing HTTP client (and its connections
-    /// and thread), else the client makes its own and stops it in `shutdown()`.
+    /// A client for `configuration`; `http` shares an existing HTTP client (its connections and
+    /// thread) for unary requests, else the client makes its own. Watches always use one of the
+    /// client's own. `shutdown()` stops what the client made.
     public init(_ configuration: EtcdConfiguration, http: HTTPClient? = nil) throws(EtcdError) {
         self.configuration = configuration
         endpoints = try configuration.validatedEndpoints()
+        func makeHTTPClient() throws(EtcdError) -> HTTPClient {
+            do { return try HTTPClient() } catch {
+                throw EtcdError(code: .invalidConfiguration, message: "cannot start the HTTP client: \(error)")
+            }
+        }
         if let http {
             self.http = http
             ownsHTTP = false
         } else {
-            do { self.http = try HTTPClient() } catch {
-                throw EtcdError(code: .invalidConfiguration, message: "cannot start the HTTP client: \(error)")
-            }
+            self.http = try makeHTTPClient()
             ownsHTTP = true
         }
+        streamHTTP = try makeHTTPClient()
         pool = Mutex(EndpointPool(urls: endpoints, baseBackoff: configuration.endpointBackoff,
                                   maxBackoff: configuration.maxEndpointBackoff))
     }
 
-    /// Stops the HTTP client if this client made it; requests in flight fail with `.shutdown`.
+    /// Stops the HTTP clients this client made; requests in flight fail with `.shutdown`.
     public func shutdown() {
         if ownsHTTP { http.shutdown() }
+        streamHTTP.shutdown()
     }
 
     // MARK: key-value

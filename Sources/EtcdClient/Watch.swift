@@ -202,14 +202,14 @@ public struct EtcdWatch: AsyncSequence, Sendable {
             let index = client.pool.withLock { $0.attemptOrder(now: .now).first ?? 0 }
             let endpoint = client.endpoints[index]
             let body = WatchCodec.createRequest(watch.range, startRevision: state.nextRevision, options: watch.options)
+            let request = client.request(endpoint: endpoint, path: "/v3/watch", body: body, token: token?.value, timeout: nil)
             let stream: HTTPStream
             do {
-                stream = try await client.http.stream(client.request(endpoint: endpoint, path: "/v3/watch", body: body,
-                                                                     token: token?.value, timeout: nil))
+                stream = try await Self.openStream(client.streamHTTP, request, endpoint: endpoint,
+                                                   headTimeout: client.configuration.requestTimeout)
             } catch {
-                let failure = EtcdError(transport: error, endpoint: endpoint)
-                if failure.blamesEndpoint { markFailed(index) }
-                throw failure
+                if error.blamesEndpoint { markFailed(index) }
+                throw error
             }
             guard stream.status == 200 else {
                 let body = (try? await stream.collect(limit: 4096)) ?? []
@@ -219,6 +219,33 @@ public struct EtcdWatch: AsyncSequence, Sendable {
                 throw failure
             }
             return Connection(stream: stream, lines: stream.lines.makeAsyncIterator(), endpointIndex: index, token: token)
+        }
+
+        /// Sends the watch request and waits for the response head, at most `headTimeout`: a
+        /// member that accepted the connection but never answers (one that is starting, or
+        /// hung) must not hold the watch forever. The stream itself has no time limit.
+        private static func openStream(_ http: HTTPClient, _ request: HTTPRequest, endpoint: String,
+                                       headTimeout: Duration) async throws(EtcdError) -> HTTPStream {
+            enum Outcome: Sendable { case stream(HTTPStream), failed(HTTPError), timedOut }
+            let outcome = await withTaskGroup(of: Outcome.self) { group in
+                group.addTask {
+                    do throws(HTTPError) { return .stream(try await http.stream(request)) } catch { return .failed(error) }
+                }
+                group.addTask {
+                    do { try await Task.sleep(for: headTimeout) } catch { return .failed(HTTPError(kind: .cancelled, message: "cancelled", url: request.url)) }
+                    return .timedOut
+                }
+                let first = await group.next() ?? .timedOut
+                group.cancelAll()
+                // A stream that arrived while the other child was being cancelled is dropped (and aborted) here.
+                return first
+            }
+            switch outcome {
+            case .stream(let stream): return stream
+            case .failed(let error): throw EtcdError(transport: error, endpoint: endpoint)
+            case .timedOut:
+                throw EtcdError(code: .timeout, message: "the watch was not answered within \(headTimeout)", endpoint: endpoint)
+            }
         }
 
         private func markFailed(_ index: Int) {

@@ -65,31 +65,21 @@ public final class EtcdCluster: Sendable {
     /// enables auth — through the gateway, as `etcdctl user add` / `role grant-permission` /
     /// `auth enable` would.
     func enableAuth(_ auth: EtcdServer.Auth) async throws {
-        let client = try HTTPClient()
-        defer { client.shutdown() }
-        let member = members[0]
-        func post(_ path: String, _ body: JSON) async throws {
-            var request = HTTPRequest(method: .post, url: member.clientURL + path, headers: ["Content-Type": "application/json"],
-                                      body: body.serialized(), timeout: .seconds(10))
-            request.tls = member.clientTLS
-            let response = try await client.execute(request)
-            guard response.status == 200 else {
-                throw EtcdServer.Failure(description: "etcd refused \(path): HTTP \(response.status) \(response.bodyText)")
-            }
-        }
-        func b64(_ text: String) -> JSON { .string(Data(text.utf8).base64EncodedString()) }
+        let gateway = try Gateway(members[0])
+        defer { gateway.close() }
+        func b64(_ bytes: [UInt8]) -> JSON { .string(Data(bytes).base64EncodedString()) }
         let prefix = Array(auth.prefix.utf8)
-        let start: JSON = prefix.isEmpty ? .string(Data([0]).base64EncodedString()) : b64(auth.prefix)
-        let end = JSON.string(Data(Self.prefixEnd(prefix)).base64EncodedString())
-        try await post("/v3/auth/user/add", ["name": "root", "password": .string(auth.rootPassword)])
-        try await post("/v3/auth/role/add", ["name": "root"])
-        try await post("/v3/auth/user/grant", ["user": "root", "role": "root"])
-        try await post("/v3/auth/user/add", ["name": .string(auth.username), "password": .string(auth.password)])
-        try await post("/v3/auth/role/add", ["name": .string(auth.username)])
-        try await post("/v3/auth/role/grant", ["name": .string(auth.username),
-                                               "perm": ["key": start, "range_end": end, "permType": "READWRITE"]])
-        try await post("/v3/auth/user/grant", ["user": .string(auth.username), "role": .string(auth.username)])
-        try await post("/v3/auth/enable", [:])
+        let start = b64(prefix.isEmpty ? [0] : prefix)
+        let end = b64(Self.prefixEnd(prefix))
+        try await gateway.post("/v3/auth/user/add", ["name": "root", "password": .string(auth.rootPassword)])
+        try await gateway.post("/v3/auth/role/add", ["name": "root"])
+        try await gateway.post("/v3/auth/user/grant", ["user": "root", "role": "root"])
+        try await gateway.post("/v3/auth/user/add", ["name": .string(auth.username), "password": .string(auth.password)])
+        try await gateway.post("/v3/auth/role/add", ["name": .string(auth.username)])
+        try await gateway.post("/v3/auth/role/grant", ["name": .string(auth.username),
+                                                       "perm": ["key": start, "range_end": end, "permType": "READWRITE"]])
+        try await gateway.post("/v3/auth/user/grant", ["user": .string(auth.username), "role": .string(auth.username)])
+        try await gateway.post("/v3/auth/enable", [:])
     }
 
     static func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
@@ -108,5 +98,32 @@ public final class EtcdCluster: Sendable {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+    }
+}
+
+/// Raw JSON posts to one member's gateway, for the fixture's own setup (independent of the
+/// client under test).
+struct Gateway {
+    let member: EtcdServer
+    let http: HTTPClient
+
+    init(_ member: EtcdServer) throws {
+        self.member = member
+        http = try HTTPClient()
+    }
+
+    func close() { http.shutdown() }
+
+    @discardableResult
+    func post(_ path: String, _ body: JSON, token: String? = nil) async throws -> JSON {
+        var request = HTTPRequest(method: .post, url: member.clientURL + path, headers: ["Content-Type": "application/json"],
+                                  body: body.serialized(), timeout: .seconds(10))
+        if let token { request.headers.add("Authorization", token) }
+        request.tls = member.clientTLS
+        let response = try await http.execute(request)
+        guard response.status == 200 else {
+            throw EtcdServer.Failure(description: "etcd refused \(path): HTTP \(response.status) \(response.bodyText)")
+        }
+        return try JSON.parse(response.body)
     }
 }

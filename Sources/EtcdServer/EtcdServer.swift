@@ -154,6 +154,18 @@ public final class EtcdServer: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Invalidates every auth token the cluster has handed out (auth disabled and enabled again
+    /// as root), as an expiry would: clients must authenticate again. Needs `options.auth`.
+    public func revokeAuthTokens() async throws {
+        guard let auth = options.auth else { throw Failure(description: "auth is not enabled on etcd \(name)") }
+        let gateway = try Gateway(self)
+        defer { gateway.close() }
+        let login = try await gateway.post("/v3/auth/authenticate", ["name": "root", "password": .string(auth.rootPassword)])
+        guard let token = login["token"]?.stringValue else { throw Failure(description: "etcd gave root no token: \(login.jsonText)") }
+        try await gateway.post("/v3/auth/disable", [:], token: token)
+        try await gateway.post("/v3/auth/enable", [:])
+    }
+
     /// The last `bytes` of etcd's log, for error messages.
     public func logTail(_ bytes: Int = 4000) -> String {
         String((readFile(logPath) ?? "").suffix(bytes))

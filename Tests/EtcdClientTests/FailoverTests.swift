@@ -5,7 +5,7 @@ import Testing
 
 /// Several endpoints: dead ones are skipped, a member that dies is failed over from, requests
 /// and watches carry on; a single etcd killed and restarted keeps its data and its watchers.
-@Suite struct FailoverTests {
+@Suite(.timeLimit(.minutes(1))) struct FailoverTests {
     @Test func requestsAndAWatchFailOverWhenTheirMemberIsKilled() async throws {
         let cluster = try await EtcdCluster.start(size: 3)
         defer { cluster.stop() }
@@ -80,6 +80,24 @@ import Testing
         // A watch gives up after its reconnect budget, with the same code.
         var watch = client.watch(prefix: "/", options: WatchOptions(maxReconnectAttempts: 2, reconnectBackoff: .milliseconds(10))).makeAsyncIterator()
         await #expect { _ = try await watch.next() } throws: { ($0 as? EtcdError)?.code == .unavailable }
+    }
+
+    @Test func aMemberThatNeverAnswersHoldsBackNeitherRequestsNorTheWatchForever() async throws {
+        let silent = try SilentListener()
+        let client = try EtcdClient(EtcdConfiguration(endpoints: [silent.url], requestTimeout: .milliseconds(500)))
+        defer { client.shutdown() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var watch = client.watch(prefix: "/", options: WatchOptions(maxReconnectAttempts: 1, reconnectBackoff: .milliseconds(10))).makeAsyncIterator()
+                await #expect { _ = try await watch.next() } throws: { ($0 as? EtcdError)?.code == .unavailable }
+            }
+            // While the watch waits for an answer, a request still ends at its own deadline.
+            try await Task.sleep(for: .milliseconds(100))
+            let started = ContinuousClock.now
+            await #expect { _ = try await client.get("/k") } throws: { ($0 as? EtcdError)?.code == .unavailable }
+            #expect(ContinuousClock.now - started < .seconds(3))
+            try await group.waitForAll()
+        }
     }
 
     @Test func etcdKilledAndRestartedKeepsItsDataAndTheWatchCarriesOn() async throws {
