@@ -24,9 +24,10 @@ extension EtcdClient {
     @discardableResult
     public func keepAliveOnce(_ id: Int64) async throws(EtcdError) -> Int64 {
         let json = try await call("/v3/lease/keepalive", ["ID": GatewayCodec.int(id)], idempotent: true)
-        // The gateway streams `{"result": {...}}`; a lease that is gone comes back without a TTL.
-        let result = json["result"] ?? json
+        // The gateway streams `{"result": {...}}` (or `{"error": {...}}`); a lease that is gone
+        // comes back without a TTL.
         if let error = GatewayCodec.gatewayError(json, endpoint: nil, httpStatus: nil) { throw error }
+        let result = json["result"] ?? json
         let ttl = try GatewayCodec.int64(result["TTL"], "TTL")
         guard ttl > 0 else { throw EtcdError(code: .leaseNotFound, message: "lease \(id) has expired or was revoked") }
         return ttl

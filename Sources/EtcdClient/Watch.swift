@@ -106,6 +106,8 @@ public struct EtcdWatch: AsyncSequence, Sendable {
         private var state: WatchResumeState
         private var connection: Connection?
         private var delay: Duration = .zero
+        /// Set once the watch has ended (an error, or cancellation): it does not start again.
+        private var finished = false
 
         init(watch: EtcdWatch) {
             self.watch = watch
@@ -118,6 +120,17 @@ public struct EtcdWatch: AsyncSequence, Sendable {
         public var nextRevision: Int64? { state.nextRevision }
 
         public mutating func next() async throws(EtcdError) -> WatchResponse? {
+            guard !finished else { return nil }
+            do {
+                return try await step()
+            } catch {
+                finished = true
+                drop()
+                throw error
+            }
+        }
+
+        private mutating func step() async throws(EtcdError) -> WatchResponse? {
             while true {
                 guard !Task.isCancelled else { return close() }
                 guard let current = connection else {
@@ -258,6 +271,7 @@ public struct EtcdWatch: AsyncSequence, Sendable {
         }
 
         private mutating func close() -> WatchResponse? {
+            finished = true
             drop()
             return nil
         }

@@ -16,7 +16,8 @@ extension RegistryEntry {
     /// - `version`: label `app.kubernetes.io/version` (default `unknown`).
     /// - `metadata`: annotations `mesh.lucid.io/metadata.<key>`.
     /// - `healthCheck`: annotations `mesh.lucid.io/health-check-{path,interval,timeout,retries}`
-    ///   (defaults `/health`, 10 s, 5 s, 3; seconds as integers; timeout at most the interval).
+    ///   (defaults `/health`, 10 s, 5 s, 3; whole seconds; the timeout may not exceed the interval,
+    ///   and its default shrinks to a shorter interval).
     /// - `health`: see `Health.aggregate`.
     public init(service: JSON, endpointSlices: [JSON], options: RegistryOptions, now: String) throws(RegistryError) {
         let meta = ServiceMeta(service)
