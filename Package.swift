@@ -110,6 +110,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // The etcd v3 client over the JSON gateway, and the pure registry entries written with it.
+        .target(name: "EtcdClient", dependencies: ["HTTP", "YAML"]),
+        .target(name: "Registry", dependencies: ["YAML"]),
+        // Test support (and `lucid-operator dev`): a real etcd process on free loopback ports.
+        .target(name: "EtcdServer", dependencies: ["HTTP", "YAML", "LoopbackServer"]),
 
         // Benchmarks: `swift run -c release <name>`.
         .executableTarget(
@@ -138,5 +143,7 @@ let package = Package(
         .testTarget(
             name: "DevJobRunnerTests",
             dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),
+        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "EtcdServer", "Registry", "HTTP", "YAML", "LoopbackServer"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "YAML"]),
     ]
 )

@@ -9,6 +9,7 @@ packages=(
   libyaml-dev            # YAML: libyaml event API
   libsecp256k1-dev       # Tron: recoverable ECDSA signatures
   etcd-server            # registry tests run against a real etcd
+  etcd-client            # etcdctl: tests cross-check the client with it; dev prints an etcdctl line
   nginx                  # a real TLS/mTLS front for HTTP tests
   openssl                # tests generate their own CA and certificates
   pkg-config             # SwiftPM resolves the system libraries with it
