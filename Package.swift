@@ -64,7 +64,8 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                           "Payouts", "Tron", "HTTP", .product(name: "Metrics", package: "swift-metrics")]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
@@ -72,6 +73,7 @@ let package = Package(
             name: "lucid-operator",
             dependencies: [
                 "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP",
+                "Payouts", "Tron", "DevJobRunner", "FakeTronGrid", "LoopbackServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
