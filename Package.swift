@@ -136,5 +136,9 @@ let package = Package(
         .testTarget(
             name: "DevJobRunnerTests",
             dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),
+        .testTarget(
+            name: "PayoutControllerTests",
+            dependencies: ["Reconcilers", "ControllerRuntime", "DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI",
+                           "Tron", "YAML", "LoopbackServer", "HTTP", .product(name: "Logging", package: "swift-log")]),
     ]
 )

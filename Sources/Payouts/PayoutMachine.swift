@@ -202,6 +202,8 @@ struct Draft {
             // still not stop a transaction from landing: only watch the chain.
             return watchOnly(current, chain, because: "the payout's spec no longer validates")
         }
+        // What the Job reported is kept even when the chain already decided (informational only).
+        if case .finished(let result) = input.job { keepJobReport(result, current) }
         if let receipt = chain.receipt {
             switch intent.verdict(for: receipt.info, contractRet: receipt.contractRet, owner: owner) {
             case .confirmed(let block, let fee):
@@ -241,16 +243,18 @@ struct Draft {
             if status.phase != .broadcasting { note(.normal, PayoutReason.broadcasting, "Job \(job) is running for txID \(current.txID)") }
             settle(.broadcasting, PayoutReason.broadcasting, "Job \(job) is signing and broadcasting txID \(current.txID).")
         case .finished(let result):
-            let report = Self.jobReport(result)
-            let last = attempts.count - 1
-            if status.attempts?[last].job != report {
-                status.attempts?[last].job = report
-                note(report.outcome == "accepted" ? .normal : .warning, PayoutReason.confirming,
-                     "Job \(job) finished: \(report.outcome)\(report.detail.map { ": \($0)" } ?? "")")
-            }
             settle(.confirming, PayoutReason.confirming,
-                   "Job \(job) reported \(report.outcome); waiting for txID \(current.txID) in a solid block, or for the solid chain to pass \(deadline).")
+                   "Job \(job) reported \(Self.jobReport(result).outcome); waiting for txID \(current.txID) in a solid block, or for the solid chain to pass \(deadline).")
         }
+    }
+
+    /// Records the current attempt's finished Job in the attempt, once (with an Event).
+    mutating func keepJobReport(_ result: JobResult, _ current: PayoutAttempt) {
+        let report = Self.jobReport(result)
+        guard let last = status.attempts?.indices.last, status.attempts?[last].txID == current.txID, status.attempts?[last].job != report else { return }
+        status.attempts?[last].job = report
+        note(report.outcome == "accepted" ? .normal : .warning, PayoutReason.confirming,
+             "Job \(current.jobName) finished: \(report.outcome)\(report.detail.map { ": \($0)" } ?? "")")
     }
 
     /// Why the current attempt's Job must not be created now, if it must not.
