@@ -16,14 +16,19 @@ import YAML
 /// dev Job runner against the simulated chain.
 @Suite struct PayoutControllerTests {
     @Test(.timeLimit(.minutes(2))) func usdtAndTrxArePaidOnceFromPendingToCompleted() async throws {
-        // Solid 40 blocks (0.4 s) behind the head: the Job ends before its transaction is solid, as on a real chain.
-        try await PayoutCluster.with(solidLag: 40) { cluster in
+        try await PayoutCluster.with { cluster in
             let (phases, watcher) = try await PhaseLog.watching(cluster)
             defer { watcher.cancel() }
             try await cluster.withOperator { reconciler in
+                // Finality waits until both Jobs have ended, as on a real chain (a minute to be solid).
+                cluster.fake.holdSolid(true)
                 try await cluster.create(payoutsResource, payoutObject("pay-usdt", amount: "125.50"))
                 try await cluster.create(payoutsResource, payoutObject("pay-trx", amount: "3", currency: "TRX"))
                 let kubectl = try cluster.kubectlWait(["pay-usdt", "pay-trx"])
+                try await cluster.wait("pay-usdt", .confirming)
+                try await cluster.wait("pay-trx", .confirming)
+                #expect(kubectl.isRunning, "kubectl wait returned before the payouts were Ready")
+                cluster.fake.holdSolid(false)
                 #expect(await kubectl.exit() == 0, "kubectl wait --for=condition=Ready returned an error")
 
                 for (name, amount, currency) in [("pay-usdt", "125.50", Currency.usdt), ("pay-trx", "3", Currency.trx)] {
