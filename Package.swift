@@ -66,7 +66,8 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                           "Payouts", "Tron", "HTTP", .product(name: "Metrics", package: "swift-metrics")]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
@@ -74,6 +75,7 @@ let package = Package(
             name: "lucid-operator",
             dependencies: [
                 "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP",
+                "Payouts", "Tron", "DevJobRunner", "FakeTronGrid", "LoopbackServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -145,5 +147,9 @@ let package = Package(
             dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "EtcdServer", "Registry", "HTTP", "YAML", "LoopbackServer"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "YAML"]),
+        .testTarget(
+            name: "PayoutControllerTests",
+            dependencies: ["Reconcilers", "ControllerRuntime", "DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI",
+                           "Tron", "YAML", "LoopbackServer", "HTTP", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -220,7 +220,7 @@ extension DevJobRunner {
     private func runClaimed(_ job: JSON, _ key: JobKey) async throws {
         let started = ContinuousClock.now
         let startedAt = job[path: "status", "startTime"]?.stringValue ?? Self.now()
-        var pod = try await client.create(.pods, namespace: key.namespace, Self.pod(for: job))
+        var pod = try await createPod(for: job, key)
         let podName = pod[path: "metadata", "name"]?.stringValue ?? ""
         let folder = "\(configuration.workDirectory)/\(job[path: "metadata", "uid"]?.stringValue ?? UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -281,6 +281,23 @@ extension DevJobRunner {
         } else {
             try await finish(job, key, succeeded: false, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit")
         }
+    }
+
+    /// Creates the Job's Pod, trying again after a server error or no answer (a create is not
+    /// retried by the client; a failed one created nothing here, and the name is new each time).
+    private func createPod(for job: JSON, _ key: JobKey) async throws -> JSON {
+        var wait = Duration.milliseconds(50)
+        for attempt in 1... {
+            do {
+                return try await client.create(.pods, namespace: key.namespace, Self.pod(for: job))
+            } catch {
+                let transient = error.code == .transport || (error.httpStatus ?? 0) >= 500 || error.httpStatus == 429
+                guard transient, attempt < 10, !Task.isCancelled else { throw error }
+                try await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(1))
+            }
+        }
+        throw CancellationError()
     }
 
     /// A Job started by a runner that is gone: its pod (if any) failed, the Job failed.

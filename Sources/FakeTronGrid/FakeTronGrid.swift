@@ -24,6 +24,11 @@ public final class FakeTronGrid: Sendable {
         /// Accept the next broadcast into the pool, then answer only after this long (the client
         /// times out first).
         public var acceptThenStall: Duration?
+        /// The same, for the first accepted broadcast of each of these txIDs.
+        public var acceptThenStallTxIDs: [String: Duration] = [:]
+        /// Solidification stalls at this block (finality lagging): the solidity endpoints see
+        /// no later block and no transaction in one. Nil: the solid block trails the head by `solidLag`.
+        public var solidHeldAt: Int64?
         /// Answer this many next requests with 503.
         public var unavailable = 0
         /// Refuse the next broadcast with SIGERROR, whatever its signature.
@@ -136,7 +141,20 @@ public final class FakeTronGrid: Sendable {
     }
 
     /// The latest solid block's header.
-    public func solidBlock() -> BlockHeader { chain.withLock { c in advance(&c); return header(max(c.head - solidLag, 0)) } }
+    public func solidBlock() -> BlockHeader { chain.withLock { c in advance(&c); return header(solidHeight(c)) } }
+
+    /// Holds the solid block where it is now (`hold(true)`), or lets it follow the head again.
+    public func holdSolid(_ on: Bool) {
+        chain.withLock { c in
+            advance(&c)
+            c.faults.solidHeldAt = on ? solidHeight(c) : nil
+        }
+    }
+
+    private func solidHeight(_ c: Chain) -> Int64 {
+        let trailing = max(c.head - solidLag, 0)
+        return c.faults.solidHeldAt.map { min($0, trailing) } ?? trailing
+    }
 
     /// The latest block's header, as the chain stands now.
     public func headBlock() -> BlockHeader { chain.withLock { c in advance(&c); return header(c.head) } }
@@ -145,7 +163,7 @@ public final class FakeTronGrid: Sendable {
     public func isSolid(_ txID: String) -> Bool {
         chain.withLock { c in
             advance(&c)
-            return c.included[txID].map { $0.block <= c.head - solidLag } ?? false
+            return c.included[txID].map { $0.block <= solidHeight(c) } ?? false
         }
     }
 
@@ -200,19 +218,22 @@ public final class FakeTronGrid: Sendable {
             advance(&c)
             switch path {
             case "/wallet/getnowblock": return .answer(blockJSON(header(c.head)))
-            case "/walletsolidity/getnowblock": return .answer(blockJSON(header(max(c.head - solidLag, 0))))
+            case "/walletsolidity/getnowblock": return .answer(blockJSON(header(solidHeight(c))))
             case "/wallet/gettransactionbyid", "/walletsolidity/gettransactionbyid":
                 let id = body["value"]?.stringValue ?? ""
-                guard let tx = c.included[id], path.hasPrefix("/wallet/") || tx.block <= c.head - solidLag else { return .answer([:]) }
+                guard let tx = c.included[id], path.hasPrefix("/wallet/") || tx.block <= solidHeight(c) else { return .answer([:]) }
                 return .answer(transactionJSON(id, tx))
             case "/wallet/gettransactioninfobyid", "/walletsolidity/gettransactioninfobyid":
                 let id = body["value"]?.stringValue ?? ""
-                guard let tx = c.included[id], path.hasPrefix("/wallet/") || tx.block <= c.head - solidLag else { return .answer([:]) }
+                guard let tx = c.included[id], path.hasPrefix("/wallet/") || tx.block <= solidHeight(c) else { return .answer([:]) }
                 return .answer(infoJSON(id, tx))
             case "/wallet/broadcasthex":
                 let (answer, accepted) = broadcast(body["transaction"]?.stringValue ?? "", &c)
                 if accepted, let stall = c.faults.acceptThenStall {
                     c.faults.acceptThenStall = nil
+                    return .stall(stall, answer)
+                }
+                if accepted, let id = answer["txid"]?.stringValue, let stall = c.faults.acceptThenStallTxIDs.removeValue(forKey: id) {
                     return .stall(stall, answer)
                 }
                 return .answer(answer)

@@ -26,6 +26,8 @@ public final class KubeClient: Sendable {
     let logger: Logger
     let userAgent: String
     let writeGate: (@Sendable () -> Bool)?
+    /// Reads return only metadata (see `metadataOnly()`); writes are refused.
+    public let readsMetadataOnly: Bool
 
     /// `observer` sees every request attempt (retries included); `http` may be shared. A client
     /// made here stops when the last reference to it goes (this one, or an open watch's).
@@ -41,6 +43,7 @@ public final class KubeClient: Sendable {
         self.retry = retry
         self.observer = observer
         self.logger = logger
+        self.readsMetadataOnly = false
         self.credentials = CredentialSource(config.credentials)
         if let http {
             self.http = http
@@ -51,16 +54,31 @@ public final class KubeClient: Sendable {
         }
     }
 
+    /// The same client with another read shape (see `metadataOnly()`).
+    init(copying other: KubeClient, metadataOnly: Bool) {
+        config = other.config
+        retry = other.retry
+        http = other.http
+        credentials = other.credentials
+        observer = other.observer
+        logger = other.logger
+        userAgent = other.userAgent
+        writeGate = other.writeGate
+        readsMetadataOnly = metadataOnly
+    }
+
     // MARK: verbs
 
     public func get(_ resource: GroupVersionResource, namespace: String? = nil, name: String,
                     subresource: String? = nil) async throws(KubeError) -> JSON {
-        try parse(try await send("get", .get, resource.path(namespace: namespace, name: name, subresource: subresource)))
+        shaped(try parse(try await send("get", .get, resource.path(namespace: namespace, name: name, subresource: subresource))))
     }
 
     public func get<T: Decodable>(_ type: T.Type, _ resource: GroupVersionResource, namespace: String? = nil,
                                   name: String) async throws(KubeError) -> T {
-        try decode(T.self, try await send("get", .get, resource.path(namespace: namespace, name: name)))
+        let body = try await send("get", .get, resource.path(namespace: namespace, name: name))
+        guard readsMetadataOnly else { return try decode(T.self, body) }
+        return try decode(T.self, shaped(try parse(body)).serialized())
     }
 
     /// One page; follow `ObjectList.continueToken` (or use `listAll`) for the rest.
@@ -68,7 +86,7 @@ public final class KubeClient: Sendable {
                      options: ListOptions = ListOptions()) async throws(KubeError) -> ObjectList {
         let value = try parse(try await send("list", .get, resource.path(namespace: namespace), query: options.query))
         return ObjectList(
-            items: value["items"]?.arrayValue ?? [],
+            items: (value["items"]?.arrayValue ?? []).map(shaped),
             resourceVersion: value[path: "metadata", "resourceVersion"]?.stringValue ?? "",
             continueToken: value[path: "metadata", "continue"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
     }
@@ -143,7 +161,10 @@ public final class KubeClient: Sendable {
     /// Sends one request with retries; returns the body of a 2xx answer, throws otherwise.
     func send(_ verb: String, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
               body: JSON? = nil, contentType: String = "application/json") async throws(KubeError) -> [UInt8] {
-        let request = makeRequest(method, path, query: query, body: body, contentType: contentType)
+        if readsMetadataOnly, method != .get {
+            throw KubeError(code: .configuration, message: "a metadata-only client does not write", verb: verb)
+        }
+        let request = makeRequest(method, path, query: query, body: body, contentType: contentType, accept: accept(verb))
         let gate = method == .get ? nil : writeGate
         return try await retrying(verb, request, path: path) { (request) async throws(HTTPError) -> Attempt<[UInt8]> in
             if let gate, !gate() { return .refused }
@@ -219,10 +240,10 @@ public final class KubeClient: Sendable {
     }
 
     func makeRequest(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSON?,
-                     contentType: String, timeout: Duration? = .seconds(60)) -> HTTPRequest {
+                     contentType: String, accept: String = "application/json", timeout: Duration? = .seconds(60)) -> HTTPRequest {
         var url = config.server + path
         if !query.isEmpty { url += "?" + query.map { "\($0.0.queryEscaped)=\($0.1.queryEscaped)" }.joined(separator: "&") }
-        var headers: HTTPHeaders = ["Accept": "application/json", "User-Agent": userAgent]
+        var headers: HTTPHeaders = ["Accept": accept, "User-Agent": userAgent]
         if body != nil { headers.add("Content-Type", contentType) }
         return HTTPRequest(method: method, url: url, headers: headers, body: body?.serialized(), timeout: timeout,
                            tls: config.server.hasPrefix("https:") ? config.tls : nil)

@@ -40,8 +40,10 @@ public struct WatchStream: AsyncSequence, Sendable {
     public typealias Element = WatchEvent
     let stream: HTTPStream
     let url: String
+    /// Objects are cut down to their metadata (a metadata-only client's watch).
+    var metadataOnly = false
 
-    public func makeAsyncIterator() -> Iterator { Iterator(lines: stream.lines.makeAsyncIterator(), url: url) }
+    public func makeAsyncIterator() -> Iterator { Iterator(lines: stream.lines.makeAsyncIterator(), url: url, metadataOnly: metadataOnly) }
 
     /// Stops the watch now.
     public func cancel() { stream.cancel() }
@@ -49,11 +51,14 @@ public struct WatchStream: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         var lines: HTTPLines.Iterator
         let url: String
+        let metadataOnly: Bool
 
         public mutating func next() async throws(KubeError) -> WatchEvent? {
             do {
                 guard let line = try await lines.next() else { return nil }
-                return try WatchEvent.decode(line: line)
+                var event = try WatchEvent.decode(line: line)
+                if metadataOnly, event.type != .error { event.object = KubeClient.partialObjectMetadata(event.object) }
+                return event
             } catch let error as KubeError {
                 throw error
             } catch let error as HTTPError {
@@ -74,10 +79,13 @@ extension KubeClient {
                       options: WatchOptions = WatchOptions()) async throws(KubeError) -> WatchStream {
         let path = resource.path(namespace: namespace)
         // No overall timeout: the server ends the watch (timeoutSeconds) or the reader does.
-        let request = makeRequest(.get, path, query: options.query, body: nil, contentType: "", timeout: nil)
+        let request = makeRequest(.get, path, query: options.query, body: nil, contentType: "", accept: accept("watch"), timeout: nil)
+        let metadataOnly = readsMetadataOnly
         return try await retrying("watch", request, path: path) { (request) async throws(HTTPError) -> Attempt<WatchStream> in
             let stream = try await self.http.stream(request)
-            if (200..<300).contains(stream.status) { return .done(WatchStream(stream: stream, url: request.url), status: stream.status) }
+            if (200..<300).contains(stream.status) {
+                return .done(WatchStream(stream: stream, url: request.url, metadataOnly: metadataOnly), status: stream.status)
+            }
             let body = (try? await stream.collect()) ?? []
             return .failed(status: stream.status, retryAfter: stream.headers["Retry-After"], body: body)
         }

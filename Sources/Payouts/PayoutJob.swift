@@ -113,10 +113,13 @@ public enum PayoutJob {
         return args
     }
 
+    /// The TronGrid API key from the Secret of that name in the payout's namespace. Optional: a
+    /// namespace without it runs the Job without a key (TronGrid's anonymous rate), rather than
+    /// leaving its pod unable to start until the deadline.
     static func environment(_ settings: JobSettings) -> [JSON] {
         guard let key = settings.apiKeySecret else { return [] }
         return [["name": "TRON_PRO_API_KEY",
-                 "valueFrom": ["secretKeyRef": ["name": .string(key.name), "key": .string(key.key ?? "key")]]]]
+                 "valueFrom": ["secretKeyRef": ["name": .string(key.name), "key": .string(key.key ?? "key"), "optional": true]]]]
     }
 
     // MARK: reading

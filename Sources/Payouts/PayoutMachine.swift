@@ -24,6 +24,55 @@ public enum PayoutMachine {
         draft.run()
         return draft.finish()
     }
+
+    /// The decision for a payout whose spec does not even decode (it skipped admission, or was
+    /// stored under another schema): it is never paid. Before any attempt it becomes
+    /// `Failed`/`Invalid` naming `problem` (its finalizer, if any, goes first); with an attempt
+    /// that may still land, the operator cannot check what it would pay, so the payout only
+    /// reports that it is stuck and keeps its finalizer.
+    public static func decideUndecodable(status current: TronPayoutStatus?, problem: String, generation: Int64?, resourceVersion: String?,
+                                         hasFinalizer: Bool, now: String) -> PayoutDecision {
+        let status = current ?? TronPayoutStatus()
+        if let phase = status.phase, phase.isTerminal {
+            return PayoutDecision(actions: hasFinalizer ? [.removeFinalizer] : [])
+        }
+        let next: TronPayoutStatus
+        var actions: [PayoutAction] = []
+        if let attempt = status.attempts?.last, attempt.outcome == nil {
+            next = settled(status, status.phase ?? .prepared, PayoutReason.invalid,
+                           "The payout's spec no longer decodes (\(problem)) while txID \(attempt.txID) may still land: restore the spec so the operator can follow it.",
+                           stalled: true, generation: generation, now: now)
+        } else {
+            if hasFinalizer { return PayoutDecision(actions: [.removeFinalizer]) }
+            let message = "The payout is invalid and will never be paid: \(problem). A payout cannot be changed: create a corrected one."
+            next = settled(status, .failed, PayoutReason.invalid, message, stalled: true, generation: generation, now: now)
+            if status.phase != .failed { actions.append(.event(PayoutEvent(.warning, PayoutReason.invalid, message))) }
+        }
+        guard next != status else { return PayoutDecision() }
+        return PayoutDecision(actions: actions, status: next, resourceVersion: resourceVersion)
+    }
+
+    /// `status` in `phase`, with the three kstatus conditions: Ready (True only when
+    /// Completed), Reconciling (True while the operator is still working), Stalled (True when it
+    /// cannot go on without someone: terminal failures, a missing Secret, a conflicting Job).
+    static func settled(_ status: TronPayoutStatus, _ phase: PayoutPhase, _ reason: String, _ message: String, stalled: Bool,
+                        generation: Int64?, now: String) -> TronPayoutStatus {
+        var status = status
+        let stuck = stalled || phase == .failed || phase == .rejected
+        let working = !phase.isTerminal && !stuck
+        var conditions = status.conditions ?? []
+        conditions = conditions.setting("Ready", phase == .completed ? .true : .false, reason: reason, message: message,
+                                        observedGeneration: generation, now: now)
+        conditions = conditions.setting("Reconciling", working ? .true : .false, reason: working ? reason : phase.rawValue,
+                                        message: working ? message : "", observedGeneration: generation, now: now)
+        conditions = conditions.setting("Stalled", stuck ? .true : .false, reason: stuck ? reason : phase.rawValue,
+                                        message: stuck ? message : "", observedGeneration: generation, now: now)
+        status.conditions = conditions
+        status.phase = phase
+        status.message = message
+        status.observedGeneration = generation
+        return status
+    }
 }
 
 /// Stable reasons of the payout's conditions and Events.
@@ -153,6 +202,8 @@ struct Draft {
             // still not stop a transaction from landing: only watch the chain.
             return watchOnly(current, chain, because: "the payout's spec no longer validates")
         }
+        // What the Job reported is kept even when the chain already decided (informational only).
+        if case .finished(let result) = input.job { keepJobReport(result, current) }
         if let receipt = chain.receipt {
             switch intent.verdict(for: receipt.info, contractRet: receipt.contractRet, owner: owner) {
             case .confirmed(let block, let fee):
@@ -192,16 +243,18 @@ struct Draft {
             if status.phase != .broadcasting { note(.normal, PayoutReason.broadcasting, "Job \(job) is running for txID \(current.txID)") }
             settle(.broadcasting, PayoutReason.broadcasting, "Job \(job) is signing and broadcasting txID \(current.txID).")
         case .finished(let result):
-            let report = Self.jobReport(result)
-            let last = attempts.count - 1
-            if status.attempts?[last].job != report {
-                status.attempts?[last].job = report
-                note(report.outcome == "accepted" ? .normal : .warning, PayoutReason.confirming,
-                     "Job \(job) finished: \(report.outcome)\(report.detail.map { ": \($0)" } ?? "")")
-            }
             settle(.confirming, PayoutReason.confirming,
-                   "Job \(job) reported \(report.outcome); waiting for txID \(current.txID) in a solid block, or for the solid chain to pass \(deadline).")
+                   "Job \(job) reported \(Self.jobReport(result).outcome); waiting for txID \(current.txID) in a solid block, or for the solid chain to pass \(deadline).")
         }
+    }
+
+    /// Records the current attempt's finished Job in the attempt, once (with an Event).
+    mutating func keepJobReport(_ result: JobResult, _ current: PayoutAttempt) {
+        let report = Self.jobReport(result)
+        guard let last = status.attempts?.indices.last, status.attempts?[last].txID == current.txID, status.attempts?[last].job != report else { return }
+        status.attempts?[last].job = report
+        note(report.outcome == "accepted" ? .normal : .warning, PayoutReason.confirming,
+             "Job \(current.jobName) finished: \(report.outcome)\(report.detail.map { ": \($0)" } ?? "")")
     }
 
     /// Why the current attempt's Job must not be created now, if it must not.
@@ -370,24 +423,9 @@ struct Draft {
         actions.append(.event(PayoutEvent(type, reason, text)))
     }
 
-    /// Sets the phase and the three kstatus conditions: Ready (True only when Completed),
-    /// Reconciling (True while the operator is still working), Stalled (True when it cannot go
-    /// on without someone: terminal failures, a missing Secret, a conflicting Job).
+    /// Sets the phase and the three kstatus conditions (`PayoutMachine.settled`).
     mutating func settle(_ phase: PayoutPhase, _ reason: String, _ message: String, stalled: Bool = false) {
-        let generation = payout.metadata.generation
-        let stuck = stalled || phase == .failed || phase == .rejected
-        let working = !phase.isTerminal && !stuck
-        var conditions = status.conditions ?? []
-        conditions = conditions.setting("Ready", phase == .completed ? .true : .false, reason: reason, message: message,
-                                        observedGeneration: generation, now: input.now)
-        conditions = conditions.setting("Reconciling", working ? .true : .false, reason: working ? reason : phase.rawValue,
-                                        message: working ? message : "", observedGeneration: generation, now: input.now)
-        conditions = conditions.setting("Stalled", stuck ? .true : .false, reason: stuck ? reason : phase.rawValue,
-                                        message: stuck ? message : "", observedGeneration: generation, now: input.now)
-        status.conditions = conditions
-        status.phase = phase
-        status.message = message
-        status.observedGeneration = generation
+        status = PayoutMachine.settled(status, phase, reason, message, stalled: stalled, generation: payout.metadata.generation, now: input.now)
     }
 
     func finish() -> PayoutDecision {

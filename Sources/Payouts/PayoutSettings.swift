@@ -79,7 +79,8 @@ public struct JobSettings: Sendable, Equatable {
     /// TronGrid URLs the operator was told to use (`--tron-url NETWORK=URL`), passed on as
     /// `--tron-url`; a network missing here uses its public endpoint.
     public var tronURLs: [String: String]
-    /// The Secret key holding a TronGrid API key, given to the Job as `TRON_PRO_API_KEY`.
+    /// The Secret key holding a TronGrid API key, given to the Job as `TRON_PRO_API_KEY` from the
+    /// Secret of that name in the payout's namespace (optional: without it the Job runs keyless).
     public var apiKeySecret: SecretKeyRef?
     /// Seconds `lucid-payout` waits for each TronGrid answer.
     public var tronTimeoutSeconds: Int

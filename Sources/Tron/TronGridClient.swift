@@ -16,6 +16,12 @@ public struct TronGridError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var path: String
 
+    public init(kind: Kind, message: String, path: String) {
+        self.kind = kind
+        self.message = message
+        self.path = path
+    }
+
     public var description: String { "\(path): \(message)" }
 }
 

@@ -30,6 +30,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Fault injection: milliseconds added to every request.") var latencyMs = 0
     @Option(help: "Fault injection: cut every watch this many seconds after it started.") var dropWatchesEvery: Int?
     @Flag(help: "Fault injection: answer every resumed watch with 410 Expired.") var forceGone = false
+    @OptionGroup(title: "Payouts") var payouts: PayoutOptions
+    @OptionGroup(title: "Payouts in dev") var devPayouts: DevPayoutOptions
 
     func run() async throws {
         var faults = APIServer.Faults()
@@ -47,8 +49,12 @@ struct DevCommand: AsyncParsableCommand {
         settings.identity = "lucid-dev"
         settings.metrics = metricsBindAddress
         settings.probes = healthProbeBindAddress
+        let dev = noControllers ? nil : try DevPayouts(tronURLs: payouts.tronURLs, payoutBinary: devPayouts.payoutBinary)
+        var payoutOptions = payouts
+        payoutOptions.tronURLs += dev?.tronURLs ?? []
+        settings.payouts = try payoutOptions.configuration(namespace: "default", pollInterval: 1)
         let service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
-                                        controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, logger: logger)
+                                        controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, payouts: dev, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -61,6 +67,7 @@ struct EmbeddedAPIServer: Service {
     let kubeconfigPath: String
     let controllers: OperatorSettings?
     let samplesPath: String?
+    let payouts: DevPayouts?
     let logger: Logger
 
     func run() async throws {
@@ -87,9 +94,11 @@ struct EmbeddedAPIServer: Service {
 
                 """
             banner += controllers == nil ? "Controllers: off (--no-controllers).\n" : "Controllers: on.\n"
+            banner += payouts?.banner(kubeconfig: path) ?? ""
             FileHandle.standardOutput.write(Data(banner.utf8))
             if let settings = controllers {
                 let services = try await OperatorCore(config: KubeConfig(server: server.url), settings: settings, logger: logger).services()
+                    + (try payouts?.services(serverURL: server.url, logger: logger) ?? []).map { .init(service: $0) }
                 // A group inside this service: it stops when `dev` is shut down gracefully.
                 try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
             } else {

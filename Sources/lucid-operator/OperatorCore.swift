@@ -19,6 +19,7 @@ struct OperatorSettings: Sendable {
     var identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     var metrics = BindAddress(host: "0.0.0.0", port: 8080)
     var probes = BindAddress(host: "0.0.0.0", port: 8081)
+    var payouts = PayoutConfiguration()
 }
 
 struct BindAddress: Sendable, ExpressibleByArgument {
@@ -48,7 +49,11 @@ enum OperatorMetrics {
             defer { b = true }
             return !b
         }
-        if first { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+        guard first else { return }
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // A payout confirms in about a minute on a real chain (19 blocks of 3 s to be solid).
+        factory.durationHistogramBuckets["lucid_payout_confirmation_seconds"] = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600].map { .seconds($0) }
+        MetricsSystem.bootstrap(factory)
     }
 
     /// `rest_client_requests_total{code,method}` and its latency, fed by the KubeClient.
@@ -85,6 +90,9 @@ struct OperatorCore {
         let sidecars = SidecarReconciler(manager: manager, events: events, namespace: settings.namespace, logger: logger,
                                          onWrite: { written.increment() })
         manager.add(sidecars.controller(workers: settings.workers))
+        let payouts = try await PayoutReconciler.make(manager: manager, events: events, configuration: settings.payouts, http: http,
+                                                      namespace: settings.namespace, logger: logger)
+        manager.add(payouts.controller(workers: settings.workers))
 
         let metrics = try await EndpointServer(host: settings.metrics.host, port: settings.metrics.port, routes: [
             "/metrics": { EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer()) },
@@ -93,12 +101,12 @@ struct OperatorCore {
             "/healthz": { .text(200, "ok") },
             "/livez": { .text(200, "ok") },
             // Ready once every cache listed (standbys too: their caches are warm for a takeover).
-            "/readyz": { manager.hasSynced ? .text(200, "ok") : .text(503, "caches not synced") },
+            "/readyz": { manager.hasSynced && payouts.hasSynced ? .text(200, "ok") : .text(503, "caches not synced") },
         ])
         announce("metrics on http://\(settings.metrics.host):\(metrics.port)/metrics, probes on http://\(settings.probes.host):\(probes.port)/healthz and /readyz")
         logger.info("operator starting", metadata: ["identity": "\(settings.identity)", "leaderElection": "\(settings.leaderElection)",
                                                    "namespace": "\(settings.namespace ?? "<all>")", "workers": "\(settings.workers)"])
-        let pieces: [any Service] = [metrics, probes] + manager.services(leaderElector: elector, onLeading: {
+        let pieces: [any Service] = [metrics, probes] + payouts.ownInformers.map { $0 as any Service } + manager.services(leaderElector: elector, onLeading: {
             announce("leading as \(settings.identity)")
         })
         return pieces.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }

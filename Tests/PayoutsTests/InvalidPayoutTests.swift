@@ -72,3 +72,41 @@ let badPayouts: [BadPayout] = [
 
     @Test func thereAreEnoughCases() { #expect(badPayouts.count >= 20) }
 }
+
+/// A payout whose spec does not decode at all never reaches the machine's validation: it is
+/// refused the same way, and a finalizer goes first.
+@Suite struct UndecodablePayoutTests {
+    let problem = "spec.currency: \"EUR\" is not USDT or TRX"
+
+    @Test func beforeAnyAttemptItFailsOnceThenIdles() throws {
+        let decision = PayoutMachine.decideUndecodable(status: nil, problem: problem, generation: 1, resourceVersion: "5",
+                                                       hasFinalizer: false, now: created)
+        let status = try #require(decision.status)
+        #expect(decision.resourceVersion == "5")
+        #expect(status.phase == .failed && status.message?.contains(problem) == true)
+        #expect(status.conditions?.first("Ready")?.status == .false && status.conditions?.first("Ready")?.reason == "Invalid")
+        #expect(status.conditions?.first("Stalled")?.status == .true)
+        #expect(decision.events.map(\.reason) == ["Invalid"] && decision.events.first?.type == .warning)
+        #expect(decision.job == nil)
+        let again = PayoutMachine.decideUndecodable(status: status, problem: problem, generation: 1, resourceVersion: "6",
+                                                    hasFinalizer: false, now: "2026-07-01T12:00:00Z")
+        #expect(!again.writes && again.actions.isEmpty, "refused once, then idle")
+    }
+
+    @Test func aFinalizerGoesFirstAndAlone() {
+        let decision = PayoutMachine.decideUndecodable(status: nil, problem: problem, generation: 1, resourceVersion: "5",
+                                                       hasFinalizer: true, now: created)
+        #expect(decision == PayoutDecision(actions: [.removeFinalizer]))
+    }
+
+    @Test func anAttemptThatMayStillLandKeepsTheFinalizerAndCreatesNothing() throws {
+        var current = TronPayoutStatus(phase: .broadcasting)
+        current.attempts = [PayoutAttempt(attempt: 1, txID: String(repeating: "ab", count: 32), rawDataHex: "0a", expiration: 1, jobName: "payout-x-1")]
+        let decision = PayoutMachine.decideUndecodable(status: current, problem: problem, generation: 1, resourceVersion: "5",
+                                                       hasFinalizer: true, now: created)
+        let status = try #require(decision.status)
+        #expect(status.phase == .broadcasting && status.conditions?.first("Stalled")?.status == .true)
+        #expect(status.message?.contains("may still land") == true)
+        #expect(!decision.actions.contains(.removeFinalizer) && decision.job == nil)
+    }
+}

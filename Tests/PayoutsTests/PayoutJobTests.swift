@@ -73,7 +73,7 @@ import YAML
         let (_, _, plain) = try prepared(settings: settings)
         let container = plain[path: "spec", "template", "spec", "containers"]?[0]
         #expect(container?["command"]?.arrayValue?.contains("--tron-url") == false)
-        #expect(container?["env"] == [["name": "TRON_PRO_API_KEY", "valueFrom": ["secretKeyRef": ["name": "trongrid", "key": "api-key"]]]])
+        #expect(container?["env"] == [["name": "TRON_PRO_API_KEY", "valueFrom": ["secretKeyRef": ["name": "trongrid", "key": "api-key", "optional": true]]]])
     }
 
     // MARK: reading a Job

@@ -38,6 +38,19 @@ import YAML
         #expect(Set(world.events.map(\.reason)).isSuperset(of: ["ClaimingSession", "Prepared", "JobCreated", "Broadcasting", "Confirming", "Completed"]))
     }
 
+    @Test func aJobThatFinishedAfterItsReceiptWasSolidIsStillRecorded() throws {
+        var world = World(makePayout())
+        world.settle()
+        let attempt = try #require(world.currentAttempt)
+        world.finishJob("accepted", exitCode: 0, detail: "broadcast accepted")
+        world.receipts[attempt.txID] = paidReceipt(world.payout, txID: attempt.txID)
+        world.settle()
+        #expect(world.phases == [.pending, .prepared, .broadcasting, .completed])
+        #expect(world.status?.attempts?.last?.job?.outcome == "accepted")
+        #expect(world.status?.attempts?.last?.outcome == "Confirmed")
+        #expect(world.events.contains { $0.reason == "Confirming" && $0.note.contains("finished: accepted") })
+    }
+
     @Test func anIdlePayoutWritesNothing() throws {
         var world = World(makePayout())
         world.settle()

@@ -35,15 +35,17 @@ import Tron
     func theSolidViewShowsAReceiptOnlyOnceItsBlockIsSolid(currency: String) async throws {
         let http = try HTTPClient()
         defer { http.shutdown() }
-        // Slow blocks, so the transaction is seen in a block before that block is solid.
         try await FakeTronGrid.run(blockInterval: .milliseconds(100), solidLag: 5) { fake in
             let client = TronGridClient(baseURL: fake.baseURL, apiKey: "lucid-test-key", http: http)
             let (order, intent) = try await prepare(fake, client, amount: "42.5", currency: currency)
             let before = try await client.solidView(of: order.txID)
             #expect(before.receipt == nil && before.txID == order.txID)
+            // Finality held, so the transaction is seen in a block before that block is solid, however slow this machine is.
+            fake.holdSolid(true)
             #expect(await PayoutExecutor(client: client).broadcast(order, key: signerKey).exitCode == 0)
             try await waitUntil(.seconds(5)) { (try await client.transaction(id: order.txID, solid: false)).known }
             #expect(try await client.solidView(of: order.txID).receipt == nil, "in a block, not yet solid")
+            fake.holdSolid(false)
             try await waitUntil(.seconds(10)) { try await client.solidView(of: order.txID).receipt != nil }
             let view = try await client.solidView(of: order.txID)
             let receipt = try #require(view.receipt)
