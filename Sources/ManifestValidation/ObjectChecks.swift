@@ -22,7 +22,9 @@ struct CheckedObject {
     var location: String { "\(object.file):\(object.document)" }
 
     func problem(_ field: String?, _ severity: Problem.Severity, _ check: Problem.Check, _ message: String) -> Problem {
-        Problem(file: object.file, document: object.document, field: field.map(object.field), severity: severity, check: check,
+        // A problem with a whole item of a List is at the item's path.
+        let path = field.map(object.field) ?? (object.prefix.isEmpty ? nil : object.prefix)
+        return Problem(file: object.file, document: object.document, field: path, severity: severity, check: check,
                 message: message, kind: kind.isEmpty ? nil : kind, namespace: namespace, name: name)
     }
 

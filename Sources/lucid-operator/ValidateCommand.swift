@@ -7,10 +7,11 @@ struct ValidateCommand: ParsableCommand {
         commandName: "validate",
         abstract: "Check manifests offline as the API server and the operator would: schemas, CEL rules, semantic rules, references.",
         discussion: """
-            Prints one line per problem, `file:document: field: message` (document: 1-based index in
-            the file; field: the API server's path, such as spec.rules[0].action); warnings say so.
-            A reference to an object that is not among the manifests (a Service, a Secret, a payout)
-            may be in the cluster: a warning, or an error with --strict-references.
+            Prints one line per problem, `file:document: field: message` (document: the 1-based \
+            index in the file; field: the API server's path, such as spec.rules[0].action); \
+            warnings say so. A reference to an object that is not among the manifests (a Service, \
+            a Secret, a payout) may be in the cluster: a warning, or an error with \
+            --strict-references.
 
             Exit status: 0 no errors (warnings allowed), 1 errors, 64 usage (flags, unreadable path).
             """)

@@ -58,9 +58,10 @@ import Testing
             items:
             - {apiVersion: v1, kind: ConfigMap, metadata: {name: fine}}
             - {apiVersion: v1, kind: Service, metadata: {name: Bad_Name}, spec: {ports: [{port: 80}]}}
+            - {apiVersion: example.com/v1, kind: Gadget, metadata: {name: g}}
             """])
-        #expect(report.objects == 2)
-        #expect(report.problems.map(\.field) == ["items[1].metadata.name"])
+        #expect(report.objects == 3)
+        #expect(report.problems.map(\.field) == ["items[1].metadata.name", "items[2]"])
         #expect(report.problems.first?.kind == "Service")
     }
 
