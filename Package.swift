@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
         .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML"], exclude: ["Golden"]),
-        .testTarget(name: "ValidateTests", dependencies: ["ManifestValidation", "LoopbackServer", "YAML"]),
+        .testTarget(name: "ValidateTests", dependencies: ["ManifestValidation", "YAML"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
         .testTarget(
             name: "DevJobRunnerTests",

@@ -56,6 +56,15 @@ import Testing
         #expect(errors([breaker]) == [#"m.yaml:1: spec.successThreshold: Invalid value: "object": successThreshold cannot exceed halfOpenMaxCalls"#])
     }
 
+    @Test func aNullWhereTheSchemaAllowsNoneIsAbsentAsOnTheServer() {
+        // apiextensions' defaulting: a non-nullable null takes the default, or is dropped.
+        #expect(errors([Self.traffic("{source: a, destination: b, priority: null, rules: [{action: allow, retries: null}]}")]).isEmpty)
+        let rejection = "{apiVersion: payments.lucid.io/v1alpha1, kind: TronPayoutApproval, metadata: {name: a}, spec: {payoutName: p, decision: Rejected, approver: x, reason: null}}"
+        #expect(errors([rejection]) == [#"m.yaml:1: spec.reason: Invalid value: "object": a rejection needs a reason"#])
+        // In a list a null stays, and is refused.
+        #expect(errors([Self.traffic("{source: a, destination: b, rules: [null]}")]) == [#"m.yaml:1: spec.rules[0]: Invalid value: "null": spec.rules[0] in body must be of type object: "null""#])
+    }
+
     @Test func semanticRulesOfThePayouts() {
         let payout = Manifest.payout("p").replacingOccurrences(of: "TFVfhkyJAULWQbHMgVfgbkmgeGBkHo5zru", with: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HD")
         #expect(errors([payout, Manifest.secret("signer")]) == [#"m.yaml:1: spec.recipient: Invalid value: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HD" has a wrong base58check checksum"#])
