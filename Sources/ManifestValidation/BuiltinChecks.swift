@@ -109,6 +109,7 @@ enum BuiltinChecks {
         var errors: [FieldError] = []
         for (key, value) in entries {
             let path = "\(field)[\(key)]"
+            let value: JSON = value == .null ? "" : value  // as Go's decoder reads it
             if let problem = Names.configKey(key) { errors.append(FieldError(.invalid, path, "Invalid value: \"\(key)\": \(problem)")) }
             guard let text = value.stringValue else {
                 errors.append(FieldError(.typeInvalid, path, "Invalid value: \"\(value.typeName)\": the value must be a string: quote it"))

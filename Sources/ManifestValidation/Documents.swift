@@ -9,10 +9,12 @@ public struct ManifestFile: Sendable, Equatable {
         case json
     }
 
+    /// The name problems show: the path as given, or `<stdin>`.
     public var path: String
     public var contents: [UInt8]
     public var format: Format
 
+    /// A file whose format is known.
     public init(path: String, contents: [UInt8], format: Format) {
         self.path = path
         self.contents = contents

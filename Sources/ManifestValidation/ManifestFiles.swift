@@ -4,7 +4,9 @@ import Foundation
 public enum ManifestFiles {
     /// A path that cannot be read: a usage error, since nothing could be checked.
     public struct Unreadable: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The path as given.
         public var path: String
+        /// Why, in words.
         public var reason: String
         public var description: String { "\(path): \(reason)" }
 
@@ -16,6 +18,7 @@ public enum ManifestFiles {
 
     /// The name stdin's manifests go by in problems.
     public static let stdinName = "<stdin>"
+    /// The extensions read in directories (any case).
     public static let extensions: Set<String> = ["yaml", "yml", "json"]
 
     /// Each path in order: a file (whatever its name), a directory (recursively, its `.yaml`,

@@ -41,6 +41,8 @@ enum Metadata {
             return
         }
         for (name, value) in entries {
+            // A null reads as "" (Go's decoder leaves the string empty).
+            let value: JSON = value == .null ? "" : value
             if let problem = Names.qualifiedName(name) { checked.add(field, .error, .object, "Invalid value: \"\(name)\": \(problem)") }
             guard let text = value.stringValue else {
                 checked.add(field, .error, .object, "Invalid value: \(value.jsonText): the value of \(name) must be a string: quote it")

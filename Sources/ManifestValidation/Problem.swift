@@ -27,6 +27,7 @@ public struct Problem: Sendable, Equatable {
         case reference
     }
 
+    /// The file's path as given (`<stdin>` for stdin).
     public var file: String
     /// 1-based position of the document in its file; nil for the file as a whole.
     public var document: Int?
@@ -34,6 +35,7 @@ public struct Problem: Sendable, Equatable {
     public var field: String?
     public var severity: Severity
     public var check: Check
+    /// What is wrong and what would be right, in the API server's words where it has them.
     public var message: String
     /// The object the problem is about, when known.
     public var kind: String?
@@ -53,16 +55,18 @@ public struct Problem: Sendable, Equatable {
         self.name = name
     }
 
-    /// `file:document: field: message`, warnings marked: `file:2: spec.destination: warning: ...`.
+    /// `file:document: field: message`, warnings marked: `file:2: spec.destination: warning: ...`;
+    /// always one line.
     public var line: String {
         var out = file
         if let document { out += ":\(document)" }
         out += ": "
         if let field { out += "\(field): " }
         if severity == .warning { out += "warning: " }
-        return out + message
+        return out + message.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ")
     }
 
+    /// The problem for machines: every field, `document` and `field` null when absent.
     public var json: JSON {
         var o: JSON = ["file": .string(file)]
         o["document"] = document.map { .int(Int64($0)) } ?? .null
