@@ -14,10 +14,13 @@ struct References {
     private var payouts: [String: [String: Int]] = [:]
     /// Objects that repeat an earlier one's identity: apply keeps the last, they are one object.
     private var repeats: Set<Int> = []
+    /// Objects without an error of their own: an invalid breaker or payout claims nothing.
+    private let valid: [Bool]
 
     init(_ objects: [CheckedObject], options: ValidationOptions) {
         self.objects = objects
         self.options = options
+        valid = objects.map { !$0.problems.contains { $0.severity == .error } }
     }
 
     static let mesh = "mesh.lucid.io", payments = "payments.lucid.io"
@@ -152,11 +155,12 @@ struct References {
                        "Not found: \(kind) \"\(name)\" is not among the manifests in namespace \(namespace)\(hint); it must exist in the cluster, and until it does \(consequence)")
     }
 
-    /// Of the objects of a kind that claim the same value of `field` in a namespace, the first
-    /// by creation time, then name (how the operator picks) keeps it; each other one is an error.
+    /// Of the valid objects of a kind that claim the same value of `field` in a namespace, the
+    /// first by creation time, then name (how the operator picks) keeps it; each other one is an
+    /// error.
     private mutating func oneWinner(kind: String, group: String, field: String, message: (String, String) -> String) {
         var claims: [String: [Int]] = [:]
-        for i in objects.indices where objects[i].group == group && objects[i].kind == kind && objects[i].wellFormed && !repeats.contains(i) {
+        for i in objects.indices where objects[i].group == group && objects[i].kind == kind && valid[i] && !repeats.contains(i) {
             guard let value = read(spec(i), field)?.stringValue, let namespace = objects[i].namespace else { continue }
             claims["\(namespace)/\(value)", default: []].append(i)
         }

@@ -66,6 +66,9 @@ import Testing
         let byAge = validate([Manifest.service("api"), Manifest.breaker("zeta", service: "api", created: "2025-01-01T00:00:00Z"),
                               Manifest.breaker("alpha", service: "api", created: "2025-06-01T00:00:00Z")])
         #expect(byAge.problems.map(\.document) == [3])
+        // An invalid one takes no part.
+        let invalid = Manifest.breaker("alpha", service: "api").replacingOccurrences(of: "recoveryTimeout: 60000", with: "recoveryTimeout: 60000, successThreshold: 5")
+        #expect(validate([Manifest.service("api"), Manifest.breaker("zeta", service: "api"), invalid]).problems.map(\.check) == [.rule])
         // A breaker for a Service that is not there applies to no sidecar.
         #expect(validate([Manifest.breaker("b", service: "api")]).problems.first?.message.hasSuffix("the breaker applies to no sidecar") == true)
     }
