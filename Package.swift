@@ -66,7 +66,10 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                           // The registry controller.
+                           "EtcdClient", "Registry", .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
@@ -74,6 +77,7 @@ let package = Package(
             name: "lucid-operator",
             dependencies: [
                 "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP",
+                "EtcdClient", "EtcdServer", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -125,6 +129,10 @@ let package = Package(
             name: "operator-benchmark",
             dependencies: ["APIServer", "HTTP", "KubeClient", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
             path: "Benchmarks/OperatorBenchmark"),
+        .executableTarget(
+            name: "registry-benchmark",
+            dependencies: ["APIServer", "EtcdClient", "EtcdServer", "HTTP", "KubeClient", "Registry", "YAML", "lucid-operator"],
+            path: "Benchmarks/RegistryBenchmark"),
 
         .testTarget(name: "CELTests", dependencies: ["CEL", "StructuralSchema", "LucidAPI", "YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
@@ -145,5 +153,9 @@ let package = Package(
             dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "EtcdServer", "Registry", "HTTP", "YAML", "LoopbackServer"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "YAML"]),
+        .testTarget(
+            name: "RegistryControllerTests",
+            dependencies: ["Reconcilers", "ControllerRuntime", "EtcdClient", "EtcdServer", "Registry", "APIServer", "KubeClient", "LucidAPI",
+                           "HTTP", "LoopbackServer", "YAML", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     ]
 )

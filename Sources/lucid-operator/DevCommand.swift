@@ -1,5 +1,6 @@
 import APIServer
 import ArgumentParser
+import EtcdServer
 import Foundation
 import KubeClient
 import Logging
@@ -30,6 +31,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Fault injection: milliseconds added to every request.") var latencyMs = 0
     @Option(help: "Fault injection: cut every watch this many seconds after it started.") var dropWatchesEvery: Int?
     @Flag(help: "Fault injection: answer every resumed watch with 410 Expired.") var forceGone = false
+    @OptionGroup(title: "Service registry (default: a real etcd started for dev)") var registry: RegistryFlags
 
     func run() async throws {
         var faults = APIServer.Faults()
@@ -47,6 +49,10 @@ struct DevCommand: AsyncParsableCommand {
         settings.identity = "lucid-dev"
         settings.metrics = metricsBindAddress
         settings.probes = healthProbeBindAddress
+        // The registry: the given etcd, else one of dev's own, stopped when dev ends.
+        var devEtcd: EtcdServer?
+        if !noControllers { (settings.registry, devEtcd) = try await registry.devSettings() }
+        defer { devEtcd?.stop() }
         let service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
                                         controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
