@@ -212,9 +212,16 @@ public final class RegistryMirror: Service, Sendable {
         // A write failed between the list and now (and was counted): do not wait for the watch to notice.
         if case .lost = state.withLock({ $0.phase }) { return .failed(nil) }
         let prefixes = state.withLock { $0.prefixes }
+        // Each watch after the first on a client of its own (see `withOwnWatchConnections`).
+        var clients = [etcd]
+        for _ in prefixes.dropFirst() {
+            do { clients.append(try etcd.withOwnWatchConnections()) } catch { return .failed(Failure(error, "cannot start a watch client")) }
+        }
+        defer { for client in clients.dropFirst() { client.shutdown() } }
+        let watchers = clients
         return await withTaskGroup(of: SessionEnd.self) { group in
             for (index, prefix) in prefixes.enumerated() {
-                group.addTask { await self.follow(prefix, index: index, from: revision + 1) }
+                group.addTask { await self.follow(prefix, index: index, from: revision + 1, on: watchers[index]) }
             }
             group.addTask {
                 for await failure in signals { return .failed(failure) }
@@ -226,9 +233,9 @@ public final class RegistryMirror: Service, Sendable {
         }
     }
 
-    private func follow(_ prefix: String, index: Int, from revision: Int64) async -> SessionEnd {
+    private func follow(_ prefix: String, index: Int, from revision: Int64, on client: EtcdClient) async -> SessionEnd {
         let options = WatchOptions(progressNotify: true, maxReconnectAttempts: configuration.watchReconnectAttempts)
-        var responses = etcd.watch(prefix: prefix, fromRevision: revision, options: options).makeAsyncIterator()
+        var responses = client.watch(prefix: prefix, fromRevision: revision, options: options).makeAsyncIterator()
         do {
             while let response = try await responses.next() {
                 if response.isProgressNotification {

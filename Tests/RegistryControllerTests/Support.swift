@@ -72,7 +72,7 @@ func withOperator<T: Sendable>(_ server: APIServer, etcd: EtcdConfiguration, opt
             group.addTask { try await service.run() }
         }
         do {
-            try await waitUntil(.seconds(10), "the caches to sync") { controller.hasSynced && (!waitForEtcd || registry.mirror.isSynced) }
+            try await waitUntil(.seconds(10), "the caches to sync") { manager.hasSynced && controller.hasSynced && (!waitForEtcd || registry.mirror.isSynced) }
             let result = try await body(running)
             group.cancelAll()
             return result
@@ -122,17 +122,22 @@ extension EtcdClient {
         try await range(RangeRequest(.prefix(prefix), keysOnly: true)).kvs.map(\.keyText).sorted()
     }
 
-    /// The store's revision: it moves with every write.
-    func revision() async throws -> Int64 {
-        try await range(RangeRequest(.key("/"), countOnly: true)).header.revision
+    /// Every key of `options` (entries, DNS records, strays) with its mod revision: what a
+    /// write under them would change. (The store's revision moves with other tests' writes.)
+    func snapshot(_ options: RegistryOptions) async throws -> [String: Int64] {
+        var keys: [String: Int64] = [:]
+        for prefix in [options.prefix] + (options.dns.map { [$0.zonePath + "/"] } ?? []) {
+            for kv in try await range(RangeRequest(.prefix(prefix), keysOnly: true)).kvs { keys[kv.keyText] = kv.modRevision }
+        }
+        return keys
     }
 }
 
 /// Events about `name` (a Service in `lucid`) with `reason`, by note.
 func events(_ client: KubeClient, about name: String, reason: String) async throws -> [String] {
     try await client.listAll(.events, namespace: "lucid").items
-        .filter { $0[path: "involvedObject", "name"]?.stringValue == name && $0["reason"]?.stringValue == reason }
-        .compactMap { $0["message"]?.stringValue ?? $0["note"]?.stringValue }
+        .filter { $0[path: "regarding", "name"]?.stringValue == name && $0["reason"]?.stringValue == reason }
+        .compactMap { $0["note"]?.stringValue }
 }
 
 /// The built `lucid-operator`, beside the test bundle.
