@@ -70,19 +70,21 @@ enum Bench {
     // MARK: the bare client
 
     /// The N entries' puts (the bytes the operator writes), from `workers` lanes over keep-alive connections.
-    static func bareClient(_ etcd: EtcdServer, _ n: Int) async throws -> Duration {
+    static func bareClient(_ etcd: EtcdServer, _ n: Int, transactions: Bool = false) async throws -> Duration {
         let options = try RegistryOptions()
         var bodies: [[UInt8]] = []
         for i in 0..<n {
             let records = try ServiceRegistry.records(service: service(i), endpointSlices: [slice(i)], options: options,
                                                       now: "2026-01-01T00:00:00Z", observedEntry: nil)
-            let body: JSON = ["key": .string(base64(Array(records.entryKey.utf8))), "value": .string(base64(records.records[records.entryKey] ?? []))]
-            bodies.append(body.serialized())
+            let put: JSON = ["key": .string(base64(Array(records.entryKey.utf8))), "value": .string(base64(records.records[records.entryKey] ?? []))]
+            let txn: JSON = ["compare": [["key": .string(base64(Array(records.entryKey.utf8))), "target": "MOD", "result": "EQUAL", "mod_revision": "0"]],
+                             "success": [["request_put": put]], "failure": [["request_range": ["key": .string(base64(Array(records.entryKey.utf8)))]]]]
+            bodies.append((transactions ? txn : put).serialized())
         }
         let http = try HTTPClient()
         defer { http.shutdown() }
         let ticket = Ticket()
-        let all = bodies, url = etcd.clientURL + "/v3/kv/put"
+        let all = bodies, url = etcd.clientURL + (transactions ? "/v3/kv/txn" : "/v3/kv/put")
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
@@ -125,6 +127,10 @@ enum Bench {
             p.standardError = handle
             try p.run()
             process = p
+        }
+
+        func logContains(_ text: String) -> Bool {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text)
         }
 
         /// CPU time used so far (user + system).
@@ -181,11 +187,16 @@ enum Bench {
 
     static func measure(_ n: Int, folder: String) async throws -> String {
         // The floor: the same puts from a bare client, on a fresh etcd.
-        let bare: Duration
+        let bare: Duration, bareTransactions: Duration
         do {
             let etcd = try await EtcdServer.start()
             defer { etcd.stop() }
             bare = try await bareClient(etcd, n)
+        }
+        do {
+            let etcd = try await EtcdServer.start()
+            defer { etcd.stop() }
+            bareTransactions = try await bareClient(etcd, n, transactions: true)
         }
 
         let etcdServer = try await EtcdServer.start()
@@ -207,7 +218,9 @@ enum Bench {
             let started = ContinuousClock.now
             var op = try OperatorProcess(kubeconfig: kubeconfig, etcd: etcdServer.clientURL, folder: folder, name: "bench-\(n)")
             defer { op.stop() }
+            var workersStarted: Duration?
             while entries.count < n {
+                if workersStarted == nil, op.logContains("controller=registry workers") { workersStarted = ContinuousClock.now - started }
                 guard op.process.isRunning else { throw Failure("the operator exited: \(op.log)") }
                 if ContinuousClock.now - started > .seconds(Int64(60 + n / 20)) { throw Failure("no convergence; see \(op.log)") }
                 try await Task.sleep(for: .milliseconds(5))
@@ -255,6 +268,7 @@ enum Bench {
             return """
                 N = \(n)
                   cold registration: operator \(String(format: "%.2f", seconds(cold))) s, bare client \(String(format: "%.2f", seconds(bare))) s → ratio \(String(format: "%.2f", seconds(cold) / seconds(bare)))× (\(workers) workers / lanes)
+                    of which process start and caches synced: \(String(format: "%.2f", seconds(workersStarted ?? .zero))) s; the bare client's writes as compare-and-set transactions: \(String(format: "%.2f", seconds(bareTransactions))) s
                   etcd writes per Service: \(String(format: "%.2f", Double(etcdWrites) / Double(n))); API writes (Events) per Service: \(String(format: "%.2f", Double(apiWrites) / Double(n)))
                   RSS converged: \(rss / 1024) MiB
                   idle 10 s: etcd writes \(idleWrites), CPU \(String(format: "%.2f", seconds(idleCPU) / 10 * 100)) %

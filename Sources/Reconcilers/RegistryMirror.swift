@@ -87,6 +87,10 @@ public final class RegistryMirror: Service, Sendable {
     /// The scope of the strays' plan.
     var strayScope: [KeyScope] { state.withLock { $0.scope } }
 
+    func sending(_ writes: [RegistryWrite]) { state.withLock { $0.sending(writes) } }
+
+    func unanswered(_ writes: [RegistryWrite]) { state.withLock { $0.unanswered(writes) } }
+
     func wrote(_ writes: [RegistryWrite], revision: Int64) {
         state.withLock { s in for write in writes { s.wrote(write, revision: revision) } }
         recordEntries()
@@ -142,14 +146,17 @@ public final class RegistryMirror: Service, Sendable {
         case compacted, failed(Failure?), cancelled
     }
 
+    /// A watch session that lasted this long was healthy: the next failure starts the backoff over.
+    static let healthySession: Duration = .seconds(30)
+
     private func syncLoop() async {
+        // Failures in a row: lists that failed, and watch sessions that ended early.
         var failures = 0
         while !Task.isCancelled {
             let started = ContinuousClock.now
             let revision: Int64
             do {
                 revision = try await list()
-                failures = 0
                 logger.info("registry listed", metadata: ["revision": "\(revision)", "entries": "\(entries)",
                                                           "took": "\(ContinuousClock.now - started)"])
             } catch {
@@ -161,11 +168,14 @@ public final class RegistryMirror: Service, Sendable {
                 }
                 continue
             }
+            let watching = ContinuousClock.now
             switch await watch(from: revision) {
             case .cancelled: return
-            case .compacted: logger.info("registry watch compacted; listing again")
+            case .compacted:
+                failures = 0
+                logger.info("registry watch compacted; listing again")
             case .failed(let failure):
-                failures += 1
+                failures = ContinuousClock.now - watching >= Self.healthySession ? 1 : failures + 1
                 if let failure { await fail(failure) }
                 do { try await Task.sleep(for: configuration.relistBackoff.delay(failures: failures, random: .random(in: 0..<1))) } catch { return }
             }

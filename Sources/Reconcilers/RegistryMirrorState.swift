@@ -43,6 +43,8 @@ struct RegistryMirrorState: Sendable {
     private(set) var delivered: [Int64]
     private(set) var deletions: [String: Int64] = [:]
     private(set) var parked: Set<ObjectRef> = []
+    /// Writes sent and not answered yet: their echo on the watch is no news.
+    private(set) var inFlight: [String: RegistryWrite] = [:]
 
     /// Over everything the operator owns (`ServiceRegistry.ownedScope`), or with `namespace`
     /// only that namespace's part of it (an operator scoped to one namespace owns no more).
@@ -110,7 +112,9 @@ struct RegistryMirrorState: Sendable {
             case .put: set(key, ObservedKey(value: event.kv.value, modRevision: revision))
             case .delete: remove(key, at: revision, remember: false)
             }
-            if moved { changed.insert(owner(of: key)) }
+            // The echo of a write still in flight is what that write's reconcile wants: no news.
+            let ours = inFlight[key].map { $0.value == (event.kind == .put ? event.kv.value : nil) } ?? false
+            if moved && !ours { changed.insert(owner(of: key)) }
         }
         forgetDeletions()
         return changed
@@ -124,8 +128,19 @@ struct RegistryMirrorState: Sendable {
         forgetDeletions()
     }
 
+    /// Writes of ours about to be sent.
+    mutating func sending(_ writes: [RegistryWrite]) {
+        for write in writes { inFlight[write.key] = write }
+    }
+
+    /// Writes of ours that got no answer (etcd failed): what they did is learnt from the next list.
+    mutating func unanswered(_ writes: [RegistryWrite]) {
+        for write in writes { inFlight[write.key] = nil }
+    }
+
     /// A write of ours that etcd applied at `revision`.
     mutating func wrote(_ write: RegistryWrite, revision: Int64) {
+        inFlight[write.key] = nil
         guard let index = prefixIndex(of: write.key), revision > delivered[index] else { return }
         if let value = write.value {
             set(write.key, ObservedKey(value: value, modRevision: revision))
@@ -136,6 +151,7 @@ struct RegistryMirrorState: Sendable {
 
     /// A key as a refused transaction read it at `revision` (nil: it does not exist).
     mutating func saw(_ key: String, _ current: KeyValue?, revision: Int64) {
+        inFlight[key] = nil
         guard let index = prefixIndex(of: key), revision > delivered[index] else { return }
         if let current {
             set(key, ObservedKey(value: current.value, modRevision: current.modRevision))

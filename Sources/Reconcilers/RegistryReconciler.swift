@@ -48,7 +48,8 @@ extension CachedService {
 /// http/https/grpc, a bad annotation) gets a Warning with the refusal's reason and no entry;
 /// `RegistryUnavailable` when etcd is away while its entry needs writing (it is written once
 /// etcd is back). Metrics: `lucid_registry_entries`, `lucid_registry_sync_errors_total`,
-/// `lucid_registry_sync_seconds`, `lucid_registry_writes_total{operation}`.
+/// `lucid_registry_sync_seconds`, `lucid_registry_writes_total{operation}`. Run `mirror` and
+/// `events` as services beside the manager's.
 public final class RegistryReconciler: Sendable {
     static let byService = "service"
 
@@ -58,7 +59,8 @@ public final class RegistryReconciler: Sendable {
     public let mirror: RegistryMirror
     let etcd: EtcdClient
     let options: RegistryOptions
-    let events: EventRecorder
+    /// The Events it records, sent by a loop of their own: run it beside the mirror.
+    public let events: RegistryEvents
     let logger: Logger
     /// The refusal last reported per Service, so an unchanged refusal is reported once.
     private let refusals = Mutex<[ObjectRef: String]>([:])
@@ -73,7 +75,7 @@ public final class RegistryReconciler: Sendable {
                 logger: Logger = Logger(label: "lucid.registry")) {
         self.etcd = etcd
         self.options = options
-        self.events = events
+        self.events = RegistryEvents(recorder: events, logger: logger)
         self.logger = logger
         services = SidecarReconciler.meshServices(manager, namespace: namespace)
         endpointSlices = manager.informer(.endpointSlices, namespace: namespace, labelSelector: RegistryLabels.serviceName,
@@ -118,18 +120,18 @@ public final class RegistryReconciler: Sendable {
         defer { syncTimer.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started)) }
         for _ in 0..<3 {
             if let phase = mirror.park(key) {
-                if case .lost(let code) = phase { await reportUnavailable(key, code) }
+                if case .lost(let code) = phase { reportUnavailable(key, code) }
                 return .done
             }
             let plan = plan(key)
-            await reportRefusal(key, plan)
+            reportRefusal(key, plan)
             guard !plan.writes.isEmpty else { return .done }
             switch try await write(plan.writes, for: key) {
             case .applied:
-                await announce(plan, key)
+                announce(plan, key)
                 return .done
             case .parked(let code):
-                await reportUnavailable(key, code)
+                reportUnavailable(key, code)
                 return .done
             case .conflicted:
                 logger.debug("registry write conflicted; planning again", metadata: ["service": "\(key)"])
@@ -171,20 +173,23 @@ public final class RegistryReconciler: Sendable {
         for start in stride(from: 0, to: writes.count, by: Self.operationsPerTransaction) {
             let chunk = Array(writes[start..<min(start + Self.operationsPerTransaction, writes.count)])
             let response: TxnResponse
+            mirror.sending(chunk)
             do {
                 response = try await etcd.txn(
                     compare: chunk.map { Compare.modRevision($0.key, .equal, $0.expectedModRevision) },
                     success: chunk.map { write in write.value.map { .put(write.key, $0) } ?? .delete(write.key) },
                     failure: chunk.map { .get($0.key) })
             } catch {
+                mirror.unanswered(chunk)
                 if error.code == .unavailable || error.code == .timeout {
                     logger.warning("registry write failed: etcd unavailable", metadata: ["service": "\(key)", "error": "\(error)"])
                     mirror.lose(error, parking: key)
                     return .parked(error.code.rawValue)
                 }
+                if error.code == .cancelled || error.code == .shutdown { throw error }
                 mirror.syncErrors.increment()
                 if let service = services.get(key) {
-                    await events.record(regarding: service.reference, type: "Warning", reason: "RegistryWriteFailed", action: "Register",
+                    events.record(regarding: service.reference, type: "Warning", reason: "RegistryWriteFailed", action: "Register",
                                         note: "writing the registry entry failed: \(error.code.rawValue): \(error.message)")
                 }
                 throw error
@@ -205,7 +210,7 @@ public final class RegistryReconciler: Sendable {
     // MARK: reporting
 
     /// An Event and a log line for what a plan changed.
-    func announce(_ plan: Plan, _ key: ObjectRef) async {
+    func announce(_ plan: Plan, _ key: ObjectRef) {
         let entryKey = options.key(namespace: key.namespace, name: key.name)
         guard key != RegistryMirrorState.strays, plan.writes.contains(where: { $0.key == entryKey }) else {
             logger.info("registry keys written", metadata: ["owner": "\(key == RegistryMirrorState.strays ? "<strays>" : key.description)",
@@ -227,7 +232,7 @@ public final class RegistryReconciler: Sendable {
             }
             logger.info("registry entry written", metadata: ["key": "\(entryKey)", "reason": "\(reason)", "health": "\(health)"])
             if let service = plan.service {
-                await events.record(regarding: service.reference, reason: reason, action: before == nil ? "Register" : "Update", note: note)
+                events.record(regarding: service.reference, reason: reason, action: before == nil ? "Register" : "Update", note: note)
             }
         } else {
             let why = plan.refusal.map { "\($0.reason.rawValue): \($0.message)" }
@@ -236,12 +241,12 @@ public final class RegistryReconciler: Sendable {
             let uid = plan.service?.reference.uid ?? previous?.serviceId
             guard let uid, !uid.isEmpty else { return }
             let regarding = plan.service?.reference ?? ObjectReference(apiVersion: "v1", kind: "Service", namespace: key.namespace, name: key.name, uid: uid)
-            await events.record(regarding: regarding, reason: "Deregistered", action: "Deregister", note: "removed \(entryKey)\(dns): \(why)")
+            events.record(regarding: regarding, reason: "Deregistered", action: "Deregister", note: "removed \(entryKey)\(dns): \(why)")
         }
     }
 
     /// A Warning when the Service cannot be registered, once per distinct refusal.
-    func reportRefusal(_ key: ObjectRef, _ plan: Plan) async {
+    func reportRefusal(_ key: ObjectRef, _ plan: Plan) {
         let note = plan.refusal.map { "\($0.reason.rawValue)\u{0}\($0.message)" }
         let changed = refusals.withLock { r in
             defer { r[key] = note }
@@ -249,14 +254,14 @@ public final class RegistryReconciler: Sendable {
         }
         guard changed, let refusal = plan.refusal, let service = plan.service else { return }
         logger.info("registry refused a Service", metadata: ["service": "\(key)", "reason": "\(refusal.reason.rawValue)", "message": "\(refusal.message)"])
-        await events.record(regarding: service.reference, type: "Warning", reason: refusal.reason.rawValue, action: "Register",
+        events.record(regarding: service.reference, type: "Warning", reason: refusal.reason.rawValue, action: "Register",
                             note: "not registered: \(refusal.message)")
     }
 
     /// A Warning that the entry waits for etcd (`code`: why, e.g. `unavailable`).
-    func reportUnavailable(_ key: ObjectRef, _ code: String) async {
+    func reportUnavailable(_ key: ObjectRef, _ code: String) {
         guard let service = services.get(key) else { return }
-        await events.record(regarding: service.reference, type: "Warning", reason: "RegistryUnavailable", action: "Register",
+        events.record(regarding: service.reference, type: "Warning", reason: "RegistryUnavailable", action: "Register",
                             note: "etcd (\(etcd.endpoints.joined(separator: ", "))) cannot be reached (\(code)); the registry entry is written once it is back")
     }
 

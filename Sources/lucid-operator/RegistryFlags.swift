@@ -112,8 +112,9 @@ struct RegistrySettings: Sendable {
 
 extension OperatorCore {
     /// The registry controller (when `settings.registry` is set): its controller joins the
-    /// manager, and its etcd mirror is returned to run beside the informers (on every replica;
-    /// it never writes). Without it, says that the registry is off.
+    /// manager; its etcd mirror (it never writes, so it runs on every replica, like the
+    /// informers) and its Event sender are returned to run beside them. Without it, says that
+    /// the registry is off.
     func registryServices(manager: Manager, events: EventRecorder) throws -> [any Service] {
         guard let registry = settings.registry else {
             announce("registry: off (no --etcd-endpoints)")
@@ -126,6 +127,6 @@ extension OperatorCore {
         manager.add(reconciler.controller(workers: settings.workers))
         let dns = registry.options.dns.map { ", DNS \($0.domain) under \($0.zonePath)/" } ?? ""
         announce("registry: etcd \(etcd.endpoints.joined(separator: ",")), prefix \(registry.options.prefix)\(dns)")
-        return [reconciler.mirror]
+        return [reconciler.mirror, reconciler.events]
     }
 }

@@ -68,6 +68,26 @@ import Testing
         #expect(state.delivered[0] == 12)
     }
 
+    @Test func theEchoOfAWriteStillInFlightIsNoNews() {
+        var state = synced([kv(entry, 5), kv(record, 5)])
+        let put = RegistryWrite.put(key: entry, value: Array("mine".utf8), expectedModRevision: 5)
+        let delete = RegistryWrite.delete(key: record, expectedModRevision: 5)
+        state.sending([put, delete])
+        // The watch is faster than the transaction's answer.
+        #expect(state.apply([self.put(entry, 11, "mine"), self.delete(record, 11)]).isEmpty)
+        #expect(text(state.observed(payments)[entry]) == "mine" && state.observed(payments)[record] == nil)
+        state.wrote(put, revision: 11)
+        state.wrote(delete, revision: 11)
+        #expect(state.inFlight.isEmpty)
+        // Another writer's change to the same key, once ours is answered, is news again.
+        #expect(state.apply([self.put(entry, 12, "mine")]) == [payments])
+        // Other bytes than the write in flight are news too.
+        state.sending([RegistryWrite.put(key: entry, value: Array("next".utf8), expectedModRevision: 12)])
+        #expect(state.apply([self.put(entry, 13, "theirs")]) == [payments])
+        state.unanswered([RegistryWrite.put(key: entry, value: Array("next".utf8), expectedModRevision: 12)])
+        #expect(state.inFlight.isEmpty)
+    }
+
     @Test func aWriteResultTheWatchHasAlreadyPassedIsIgnored() {
         var state = synced([kv(entry, 5)])
         // Our put landed at 11, then someone changed the key at 12; the watch told both first.

@@ -166,6 +166,7 @@ import YAML
                 }
                 // An unchanged refusal is reported once, however often the Service is reconciled.
                 for _ in 0..<3 { _ = try await running.registry.reconcile(ObjectRef(namespace: "lucid", name: "billing")) }
+                try await waitUntil(.seconds(5), "the events to be sent") { running.registry.events.pending == 0 }
                 #expect(try await events(client, about: "billing", reason: "UnsupportedProtocol").count == 1)
             }
         }
@@ -251,12 +252,14 @@ import YAML
                 for ref in running.registry.services.keys { await running.controller.queue.add(ref) }
                 try await Task.sleep(for: .seconds(2))
                 #expect(try await etcd.snapshot(options) == converged, "writes while idle")
+                try await waitUntil(.seconds(20), "the registration events to be sent") { running.registry.events.pending == 0 }
             }
             let converged = try await etcd.snapshot(options)
             let eventsBefore = server.writes.byResource["events", default: 0]
             try await withOperator(server, etcd: configuration, options: options) { running in
                 try await waitUntil(.seconds(10), "the queue to drain") { await running.controller.queue.depth == 0 }
                 try await Task.sleep(for: .seconds(2))
+                #expect(running.registry.events.pending == 0)
                 #expect(running.registry.mirror.entries == 300)
             }
             #expect(try await etcd.snapshot(options) == converged, "the restarted controller wrote to etcd")

@@ -68,7 +68,7 @@ func withOperator<T: Sendable>(_ server: APIServer, etcd: EtcdConfiguration, opt
     if sidecars { manager.add(SidecarReconciler(manager: manager, events: events).controller(workers: 2)) }
     let running = RunningOperator(manager: manager, registry: registry, controller: controller)
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        for service in [registry.mirror as any ServiceLifecycle.Service] + manager.services(leaderElector: nil) {
+        for service in [registry.mirror as any ServiceLifecycle.Service, registry.events] + manager.services(leaderElector: nil) {
             group.addTask { try await service.run() }
         }
         do {
