@@ -1,15 +1,18 @@
 // The registry controller's cold registration against a bare client making the same puts, in
-// one run, for N mesh Services (each with one EndpointSlice of one ready endpoint). Both write
-// to a fresh real etcd (the fixture's: free loopback port, data in RAM). Prints, for each N:
-// the ratio, etcd writes per Service, idle etcd writes and CPU over 10 s, a restart over the
-// converged entries (its etcd writes), and EndpointSlice change → entry updated p50/p99.
+// one run, for N mesh Services (each with one EndpointSlice of one ready endpoint). Each side
+// writes to a fresh real etcd (the fixture's: free loopback port, data in RAM). Prints, for
+// each N: the ratio against the bare puts and against the same writes as the compare-and-set
+// transactions the operator sends, the operator's start-up and CPU, etcd and API writes per
+// Service, RSS, idle etcd writes and CPU over 10 s, a restart over the converged entries (its
+// etcd and API writes), and EndpointSlice change → entry updated p50/p99.
 //
 //   swift build -c release && swift run -c release registry-benchmark [N ...]   (default: 1000 10000)
 //
 // The operator is the release `lucid-operator` beside this executable, run as its own process
-// (`run --no-leader-elect --etcd-endpoints ...`) against the embedded API server in this one.
-// The bare client is the project's HTTP client posting `/v3/kv/put` bodies prepared beforehand
-// (the entries' exact bytes), from as many concurrent lanes as the operator has workers.
+// (`run --no-leader-elect --etcd-endpoints ...`) against the embedded API server in this one
+// (no CRDs are installed, so the sidecar controller waits and the registry has the machine).
+// The bare client is the project's HTTP client posting `/v3/kv/put` (or `/v3/kv/txn`) bodies
+// prepared beforehand (the entries' exact bytes), from as many lanes as the operator has workers.
 import APIServer
 import EtcdClient
 import EtcdServer
@@ -22,7 +25,7 @@ import YAML
 
 let operatorBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lucid-operator").path
 let namespace = "bench"
-let workers = 2
+let workers = 2  // the operator's default --workers
 
 extension Array { var nonEmpty: Self? { isEmpty ? nil : self } }
 
@@ -226,6 +229,7 @@ enum Bench {
                 try await Task.sleep(for: .milliseconds(5))
             }
             let cold = ContinuousClock.now - started
+            let coldCPU = op.cpu
             try await Task.sleep(for: .seconds(2))
             let etcdWrites = try await etcd.range(RangeRequest(.key("/"), countOnly: true)).header.revision - start
             let apiWrites = server.writes.total - apiWritesBefore
@@ -268,7 +272,8 @@ enum Bench {
             return """
                 N = \(n)
                   cold registration: operator \(String(format: "%.2f", seconds(cold))) s, bare client \(String(format: "%.2f", seconds(bare))) s → ratio \(String(format: "%.2f", seconds(cold) / seconds(bare)))× (\(workers) workers / lanes)
-                    of which process start and caches synced: \(String(format: "%.2f", seconds(workersStarted ?? .zero))) s; the bare client's writes as compare-and-set transactions: \(String(format: "%.2f", seconds(bareTransactions))) s
+                    of which process start and caches synced: \(String(format: "%.2f", seconds(workersStarted ?? .zero))) s; operator CPU \(String(format: "%.2f", seconds(coldCPU))) s
+                    the bare client's writes as compare-and-set transactions (what the operator sends): \(String(format: "%.2f", seconds(bareTransactions))) s → ratio \(String(format: "%.2f", seconds(cold) / seconds(bareTransactions)))×
                   etcd writes per Service: \(String(format: "%.2f", Double(etcdWrites) / Double(n))); API writes (Events) per Service: \(String(format: "%.2f", Double(apiWrites) / Double(n)))
                   RSS converged: \(rss / 1024) MiB
                   idle 10 s: etcd writes \(idleWrites), CPU \(String(format: "%.2f", seconds(idleCPU) / 10 * 100)) %

@@ -85,8 +85,9 @@ struct RegistryMirrorState: Sendable {
         for kv in kvs {
             let key = kv.keyText
             guard prefixIndex(of: key) != nil else { continue }
-            fresh[owner(of: key), default: [:]][key] = ObservedKey(value: kv.value, modRevision: kv.modRevision)
-            if ServiceRegistry.isEntryKey(key, options: options) { count += 1 }
+            let ref = owner(of: key)
+            fresh[ref, default: [:]][key] = ObservedKey(value: kv.value, modRevision: kv.modRevision)
+            if isEntry(key, ref) { count += 1 }
         }
         var changed = parked
         for (ref, keys) in fresh where groups[ref] != keys { changed.insert(ref) }
@@ -114,7 +115,7 @@ struct RegistryMirrorState: Sendable {
             }
             // The echo of a write still in flight is what that write's reconcile wants: no news.
             let ours = inFlight[key].map { $0.value == (event.kind == .put ? event.kv.value : nil) } ?? false
-            if moved && !ours { changed.insert(owner(of: key)) }
+            if let moved, !ours { changed.insert(moved) }
         }
         forgetDeletions()
         return changed
@@ -179,33 +180,36 @@ struct RegistryMirrorState: Sendable {
 
     // MARK: steps
 
+    /// A Service's entry (not one of its DNS records, not a stray), given the key's owner.
+    private func isEntry(_ key: String, _ owner: ObjectRef) -> Bool { owner != Self.strays && key.hasPrefix(options.prefix) }
+
     /// Stores `observed` unless the key already holds that revision or a newer one (or a newer
-    /// deletion). Returns whether anything changed.
+    /// deletion). Returns the key's owner when anything changed.
     @discardableResult
-    private mutating func set(_ key: String, _ observed: ObservedKey) -> Bool {
+    private mutating func set(_ key: String, _ observed: ObservedKey) -> ObjectRef? {
         if let deleted = deletions[key] {
-            guard observed.modRevision > deleted else { return false }
+            guard observed.modRevision > deleted else { return nil }
             deletions[key] = nil
         }
         let ref = owner(of: key)
         let current = groups[ref]?[key]
-        if let current, current.modRevision >= observed.modRevision { return false }
+        if let current, current.modRevision >= observed.modRevision { return nil }
         groups[ref, default: [:]][key] = observed
-        if current == nil, ServiceRegistry.isEntryKey(key, options: options) { entries += 1 }
-        return true
+        if current == nil, isEntry(key, ref) { entries += 1 }
+        return ref
     }
 
     /// Removes the key if it is older than `revision`; with `remember`, keeps the deletion until
-    /// the watch passes it. Returns whether anything changed.
+    /// the watch passes it. Returns the key's owner when anything changed.
     @discardableResult
-    private mutating func remove(_ key: String, at revision: Int64, remember: Bool) -> Bool {
+    private mutating func remove(_ key: String, at revision: Int64, remember: Bool) -> ObjectRef? {
         if remember { deletions[key] = max(deletions[key] ?? 0, revision) }
         let ref = owner(of: key)
-        guard let current = groups[ref]?[key], current.modRevision < revision else { return false }
+        guard let current = groups[ref]?[key], current.modRevision < revision else { return nil }
         groups[ref]?[key] = nil
         if groups[ref]?.isEmpty == true { groups[ref] = nil }
-        if ServiceRegistry.isEntryKey(key, options: options) { entries -= 1 }
-        return true
+        if isEntry(key, ref) { entries -= 1 }
+        return ref
     }
 
     private mutating func forgetDeletions() {
