@@ -15,12 +15,13 @@ import Synchronization
 /// queue, which is how hand edits are repaired. A compaction relists at once; a failure (of the
 /// list, a watch, or a write the controller reports) marks the view lost and relists with
 /// backoff, and keys planned meanwhile are parked and handed back when the view is current.
-/// Every `resyncInterval` (and after each list) every Service is reconciled again, so keys
-/// that match no Service go. It never writes, so it runs on every replica like the
+/// After each list the Services whose keys changed are reconciled, and every `resyncInterval`
+/// those on one side only (keys of no Service, strays, Services without keys), so keys that
+/// match no Service go. It never writes, so it runs on every replica like the
 /// Kubernetes informers, and it never fails: etcd being away does not stop the operator.
 public final class RegistryMirror: Service, Sendable {
     public struct Configuration: Sendable {
-        /// Between full resyncs (every Service planned again, strays removed).
+        /// Between resyncs (keys of no Service removed, Services without keys planned again).
         public var resyncInterval: Duration
         /// Relists after a failure: 0.5 s doubling to 15 s, with jitter.
         public var relistBackoff: Backoff

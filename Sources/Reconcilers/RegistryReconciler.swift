@@ -92,8 +92,9 @@ public final class RegistryReconciler: Sendable {
         mirror.setHandlers(RegistryMirror.Handlers(
             changed: { refs in for ref in refs { await queue.add(ref) } },
             resync: {
-                let all = Set(services.keys + mirror.owners + [RegistryMirrorState.strays])
-                for ref in all { await queue.add(ref) }
+                // Both sides are watched, so what can be off is what one side lacks: keys of no
+                // Service (and the strays), Services without keys (new, refused, or lost).
+                for ref in Set(mirror.owners).symmetricDifference(services.keys) { await queue.add(ref) }
             }))
         return controller
     }

@@ -23,7 +23,7 @@ struct RegistryFlags: ParsableArguments {
     @Option(help: "Also write SkyDNS records under /skydns for CoreDNS's etcd plugin, so <service>.<namespace>.<domain> resolves (A and SRV).")
     var dnsDomain: String?
     @Option(help: "The cluster's DNS domain: endpoint hosts are <service>.<namespace>.svc.<domain>.") var clusterDomain = "cluster.local"
-    @Option(help: "Seconds between full registry resyncs (every Service planned again, keys matching no Service removed).")
+    @Option(help: "Seconds between registry resyncs (keys matching no Service removed, Services without an entry planned again).")
     var registryResyncSeconds = 300
 
     /// Flags that only make sense with an etcd to talk to.
