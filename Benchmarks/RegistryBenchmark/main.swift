@@ -105,6 +105,21 @@ enum Bench {
         return ContinuousClock.now - started
     }
 
+    /// CPU time (user + system) a process has used so far.
+    static func cpu(pid: Int32) -> Duration {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        // After the command: state is field 3; utime and stime are fields 14 and 15.
+        guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return .zero }
+        let ticks = Int(sysconf(Int32(_SC_CLK_TCK)))
+        return .milliseconds((user + system) * 1000 / ticks)
+    }
+
+    /// The etcd process of a fixture member.
+    static func pid(_ etcd: EtcdServer) -> Int32 {
+        Int32(((try? String(contentsOfFile: etcd.directory + "/etcd.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
     final class Ticket: Sendable {
         let next = Atomic<Int>(0)
     }
@@ -137,13 +152,7 @@ enum Bench {
         }
 
         /// CPU time used so far (user + system).
-        var cpu: Duration {
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return .zero }
-            let ticks = Int(sysconf(Int32(_SC_CLK_TCK)))
-            return .milliseconds((user + system) * 1000 / ticks)
-        }
+        var cpu: Duration { Bench.cpu(pid: pid) }
 
         /// Resident memory, KiB.
         var rssKiB: Int {
@@ -190,7 +199,7 @@ enum Bench {
 
     static func measure(_ n: Int, folder: String) async throws -> String {
         // The floor: the same puts from a bare client, on a fresh etcd.
-        let bare: Duration, bareTransactions: Duration
+        let bare: Duration, bareTransactions: Duration, bareEtcdCPU: Duration
         do {
             let etcd = try await EtcdServer.start()
             defer { etcd.stop() }
@@ -199,7 +208,9 @@ enum Bench {
         do {
             let etcd = try await EtcdServer.start()
             defer { etcd.stop() }
+            let before = cpu(pid: pid(etcd))
             bareTransactions = try await bareClient(etcd, n, transactions: true)
+            bareEtcdCPU = cpu(pid: pid(etcd)) - before
         }
 
         let etcdServer = try await EtcdServer.start()
@@ -213,23 +224,23 @@ enum Bench {
             try server.kubeconfig().write(toFile: kubeconfig, atomically: true, encoding: .utf8)
             let client = try KubeClient(config: KubeConfig(server: server.url))
             let start = try await etcd.range(RangeRequest(.key("/"), countOnly: true)).header.revision
-            let entries = Entries()
-            let watch = entries.follow(etcd, from: start)
-            defer { watch.cancel() }
             let apiWritesBefore = server.writes.total
 
+            let etcdCPUBefore = cpu(pid: pid(etcdServer)), selfCPUBefore = cpu(pid: getpid())
             let started = ContinuousClock.now
             var op = try OperatorProcess(kubeconfig: kubeconfig, etcd: etcdServer.clientURL, folder: folder, name: "bench-\(n)")
             defer { op.stop() }
             var workersStarted: Duration?
-            while entries.count < n {
+            // Counted every 25 ms (a watch of our own would cost etcd as much as the operator's does).
+            while try await etcd.range(RangeRequest(.prefix("/lucid/registry/"), countOnly: true)).count < n {
                 if workersStarted == nil, op.logContains("controller=registry workers") { workersStarted = ContinuousClock.now - started }
                 guard op.process.isRunning else { throw Failure("the operator exited: \(op.log)") }
                 if ContinuousClock.now - started > .seconds(Int64(60 + n / 20)) { throw Failure("no convergence; see \(op.log)") }
-                try await Task.sleep(for: .milliseconds(5))
+                try await Task.sleep(for: .milliseconds(25))
             }
             let cold = ContinuousClock.now - started
             let coldCPU = op.cpu
+            let etcdCPU = cpu(pid: pid(etcdServer)) - etcdCPUBefore, selfCPU = cpu(pid: getpid()) - selfCPUBefore
             try await Task.sleep(for: .seconds(2))
             let etcdWrites = try await etcd.range(RangeRequest(.key("/"), countOnly: true)).header.revision - start
             let apiWrites = server.writes.total - apiWritesBefore
@@ -242,7 +253,11 @@ enum Bench {
             let idleCPU = op.cpu - cpuBefore
             let idleWrites = try await etcd.range(RangeRequest(.key("/"), countOnly: true)).header.revision - idleRevision
 
-            // EndpointSlice change → entry updated: flip one Service's endpoint at a time.
+            // EndpointSlice change → entry updated (seen by a watch of the prefix): flip one Service's endpoint at a time.
+            let entries = Entries()
+            let watch = entries.follow(etcd, from: try await etcd.range(RangeRequest(.key("/"), countOnly: true)).header.revision)
+            defer { watch.cancel() }
+            for i in 0..<n { entries.seen.withLock { $0["/lucid/registry/\(namespace)/svc-\(i)"] = Entries.Seen(health: "passing", at: .now) } }
             var latencies: [Duration] = []
             for k in 0..<min(300, n) {
                 let i = (k * 7919) % n
@@ -272,8 +287,9 @@ enum Bench {
             return """
                 N = \(n)
                   cold registration: operator \(String(format: "%.2f", seconds(cold))) s, bare client \(String(format: "%.2f", seconds(bare))) s → ratio \(String(format: "%.2f", seconds(cold) / seconds(bare)))× (\(workers) workers / lanes)
-                    of which process start and caches synced: \(String(format: "%.2f", seconds(workersStarted ?? .zero))) s; operator CPU \(String(format: "%.2f", seconds(coldCPU))) s
+                    of which process start and caches synced: \(String(format: "%.2f", seconds(workersStarted ?? .zero))) s
                     the bare client's writes as compare-and-set transactions (what the operator sends): \(String(format: "%.2f", seconds(bareTransactions))) s → ratio \(String(format: "%.2f", seconds(cold) / seconds(bareTransactions)))×
+                    CPU: operator \(String(format: "%.2f", seconds(coldCPU))) s, etcd \(String(format: "%.2f", seconds(etcdCPU))) s, API server (this process) \(String(format: "%.2f", seconds(selfCPU))) s; etcd for the bare transactions \(String(format: "%.2f", seconds(bareEtcdCPU))) s
                   etcd writes per Service: \(String(format: "%.2f", Double(etcdWrites) / Double(n))); API writes (Events) per Service: \(String(format: "%.2f", Double(apiWrites) / Double(n)))
                   RSS converged: \(rss / 1024) MiB
                   idle 10 s: etcd writes \(idleWrites), CPU \(String(format: "%.2f", seconds(idleCPU) / 10 * 100)) %
