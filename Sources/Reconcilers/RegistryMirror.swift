@@ -53,7 +53,7 @@ public final class RegistryMirror: Service, Sendable {
     private let state: Mutex<RegistryMirrorState>
     private let handlers = Mutex(Handlers(changed: { _ in }, resync: {}))
     /// While a watch session runs: tells it to end (a write failed), so the view is relisted.
-    private let trouble = Mutex<AsyncStream<Failure>.Continuation?>(nil)
+    private let trouble = Mutex<AsyncStream<Void>.Continuation?>(nil)
     private let entriesGauge = Gauge(label: "lucid_registry_entries")
     let syncErrors = Counter(label: "lucid_registry_sync_errors_total")
 
@@ -102,14 +102,17 @@ public final class RegistryMirror: Service, Sendable {
         recordEntries()
     }
 
-    /// etcd failed under a write: the view may be behind. Parks `ref`, and ends the watch
-    /// session so the prefixes are listed again (with backoff while etcd stays away).
+    /// etcd failed under a write: the view may be behind. Parks `ref` (the view was current,
+    /// so nothing else is parked), counts the failure, and ends the watch session so the
+    /// prefixes are listed again (with backoff while etcd stays away).
     func lose(_ error: EtcdError, parking ref: ObjectRef) {
         state.withLock { s in
             _ = s.lose(error.code.rawValue)
             _ = s.park(ref) as RegistryMirrorState.Phase?
         }
-        _ = trouble.withLock { $0?.yield(Failure(error, "a write for \(ref) failed")) }
+        syncErrors.increment()
+        logger.warning("etcd unavailable to the registry", metadata: ["error": "a write for \(ref) failed: \(error)"])
+        _ = trouble.withLock { $0?.yield(()) }
     }
 
     /// Why the view was lost: etcd's error code (for phases and Events), and the whole story (for logs).
@@ -144,6 +147,7 @@ public final class RegistryMirror: Service, Sendable {
     }
 
     private enum SessionEnd: Sendable {
+        /// `nil`: a write failed (counted and logged where it failed).
         case compacted, failed(Failure?), cancelled
     }
 
@@ -214,13 +218,13 @@ public final class RegistryMirror: Service, Sendable {
 
     /// Watches every prefix from after `revision` until one watch ends or a write reports trouble.
     private func watch(from revision: Int64) async -> SessionEnd {
-        let (signals, continuation) = AsyncStream<Failure>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (signals, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         trouble.withLock { $0 = continuation }
         defer {
             trouble.withLock { $0 = nil }
             continuation.finish()
         }
-        // A write failed between the list and now (and was counted): do not wait for the watch to notice.
+        // A write failed between the list and now: do not wait for the watch to notice.
         if case .lost = state.withLock({ $0.phase }) { return .failed(nil) }
         let prefixes = state.withLock { $0.prefixes }
         // Each watch after the first on a client of its own (see `withOwnWatchConnections`).
@@ -235,7 +239,7 @@ public final class RegistryMirror: Service, Sendable {
                 group.addTask { await self.follow(prefix, index: index, from: revision + 1, on: watchers[index]) }
             }
             group.addTask {
-                for await failure in signals { return .failed(failure) }
+                for await _ in signals { return .failed(nil) }
                 return .cancelled
             }
             let end = await group.next() ?? .cancelled
