@@ -69,7 +69,8 @@ let package = Package(
             name: "Reconcilers",
             dependencies: ["ControllerRuntime", "KubeClient", "LucidAPI", "Mesh", "YAML",
                            .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
-                           "Payouts", "Tron", "HTTP", .product(name: "Metrics", package: "swift-metrics")]),
+                           "Payouts", "Tron", "HTTP", "EtcdClient", "Registry", .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .target(
             name: "Tron",
             dependencies: ["HTTP", "YAML", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")]),
@@ -77,7 +78,7 @@ let package = Package(
             name: "lucid-operator",
             dependencies: [
                 "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP", "ManifestValidation",
-                "Payouts", "Tron", "DevJobRunner", "FakeTronGrid", "LoopbackServer",
+                "Payouts", "Tron", "DevJobRunner", "FakeTronGrid", "LoopbackServer", "EtcdClient", "EtcdServer", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -129,6 +130,10 @@ let package = Package(
             name: "operator-benchmark",
             dependencies: ["APIServer", "HTTP", "KubeClient", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
             path: "Benchmarks/OperatorBenchmark"),
+        .executableTarget(
+            name: "registry-benchmark",
+            dependencies: ["APIServer", "EtcdClient", "EtcdServer", "HTTP", "KubeClient", "Registry", "YAML", "lucid-operator"],
+            path: "Benchmarks/RegistryBenchmark"),
 
         .testTarget(name: "CELTests", dependencies: ["CEL", "StructuralSchema", "LucidAPI", "YAML"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "LoopbackServer"]),
@@ -154,5 +159,9 @@ let package = Package(
             name: "PayoutControllerTests",
             dependencies: ["Reconcilers", "ControllerRuntime", "DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI",
                            "Tron", "YAML", "LoopbackServer", "HTTP", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "RegistryControllerTests",
+            dependencies: ["Reconcilers", "ControllerRuntime", "EtcdClient", "EtcdServer", "Registry", "APIServer", "KubeClient", "LucidAPI",
+                           "HTTP", "LoopbackServer", "YAML", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     ]
 )

@@ -53,6 +53,15 @@ public final class EtcdClient: Sendable {
                                   maxBackoff: configuration.maxEndpointBackoff))
     }
 
+    /// A client for the same members that shares this one's connections for unary requests and
+    /// has watch connections of its own, for a second watch that must run beside another.
+    /// (libcurl with `CURLOPT_PIPEWAIT` holds a second plain-HTTP stream to a host behind the
+    /// first for as long as the first runs; a separate HTTP client does not.) Shut it down when
+    /// the watch is over; this client stays up.
+    public func withOwnWatchConnections() throws(EtcdError) -> EtcdClient {
+        try EtcdClient(configuration, http: http)
+    }
+
     /// Stops the HTTP clients this client made; requests in flight fail with `.shutdown`.
     public func shutdown() {
         if ownsHTTP { http.shutdown() }

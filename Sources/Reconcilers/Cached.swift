@@ -27,6 +27,9 @@ public struct CachedService: Sendable, Equatable {
     public var ports: [Port]
     public var selector: [String: String]
     public var clusterIPs: [String]
+    /// `spec.type` (`ClusterIP` when absent) and, for `ExternalName`, `spec.externalName` (the registry's DNS records).
+    public var type: String
+    public var externalName: String?
     /// Nil when the Service is not in the mesh (labels missing or plane unknown).
     public var mesh: MeshService?
 
@@ -46,6 +49,8 @@ public struct CachedService: Sendable, Equatable {
         var ips = (object[path: "spec", "clusterIPs"]?.arrayValue ?? []).compactMap(\.stringValue)
         if ips.isEmpty, let ip = object[path: "spec", "clusterIP"]?.stringValue { ips = [ip] }
         clusterIPs = ips.filter { $0 != "None" && !$0.isEmpty }
+        type = object[path: "spec", "type"]?.stringValue ?? "ClusterIP"
+        externalName = object[path: "spec", "externalName"]?.stringValue
         mesh = MeshService(object)
     }
 }

@@ -20,20 +20,26 @@ extension RegistryEntry {
     ///   and its default shrinks to a shorter interval).
     /// - `health`: see `Health.aggregate`.
     public init(service: JSON, endpointSlices: [JSON], options: RegistryOptions, now: String) throws(RegistryError) {
-        let meta = ServiceMeta(service)
-        let id = meta.id
-        guard let name = meta.name, let uid = service[path: "metadata", "uid"]?.stringValue, !uid.isEmpty else {
+        try self.init(service: RegistryService(json: service), endpointSlices: endpointSlices.map(EndpointSliceSummary.init(json:)),
+                      options: options, now: now)
+    }
+
+    /// The entry of a Service as the registry reads it (see `init(service:endpointSlices:options:now:)`
+    /// for the JSON form and the rules, field by field).
+    public init(service: RegistryService, endpointSlices: [EndpointSliceSummary], options: RegistryOptions, now: String) throws(RegistryError) {
+        let id = service.id
+        guard !service.name.isEmpty, !service.uid.isEmpty else {
             throw RegistryError(.missingField, "the Service has no metadata.name or metadata.uid", service: id)
         }
-        let cluster = try Self.cluster(meta, id)
-        let plane = try Self.plane(meta, id)
-        let port = try Self.port(service, meta, id)
-        let endpoint = Endpoint(host: "\(name).\(meta.namespace).svc.\(options.clusterDomain)", port: port.number,
-                                protocol: try Self.protocol(of: port, id), path: try Self.path(meta, id))
-        self.init(serviceId: uid, serviceName: name, cluster: cluster, plane: plane, endpoint: endpoint,
-                  version: meta.labels[RegistryLabels.version]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown",
-                  metadata: try Self.metadata(meta, id), healthCheck: try Self.healthCheck(meta, id),
-                  health: Health.aggregate(endpointSlices: endpointSlices, service: name, namespace: meta.namespace, now: now))
+        let cluster = try Self.cluster(service, id)
+        let plane = try Self.plane(service, id)
+        let port = try Self.port(service, id)
+        let endpoint = Endpoint(host: "\(service.name).\(service.namespace).svc.\(options.clusterDomain)", port: port.number,
+                                protocol: try Self.protocol(of: port, id), path: try Self.path(service, id))
+        self.init(serviceId: service.uid, serviceName: service.name, cluster: cluster, plane: plane, endpoint: endpoint,
+                  version: service.labels[RegistryLabels.version].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown",
+                  metadata: try Self.metadata(service, id), healthCheck: try Self.healthCheck(service, id),
+                  health: Health.aggregate(endpointSlices, service: service.name, namespace: service.namespace, now: now))
     }
 
     /// The same entry with `previous`'s `lastHealthCheck` when the health has not changed, so
@@ -47,8 +53,8 @@ extension RegistryEntry {
 
     // MARK: steps
 
-    private static func cluster(_ meta: ServiceMeta, _ id: String) throws(RegistryError) -> LucidCluster {
-        guard let raw = meta.labels[RegistryLabels.cluster]?.stringValue, !raw.isEmpty else {
+    private static func cluster(_ service: RegistryService, _ id: String) throws(RegistryError) -> LucidCluster {
+        guard let raw = service.labels[RegistryLabels.cluster], !raw.isEmpty else {
             throw RegistryError(.missingClusterLabel, "label \(RegistryLabels.cluster) is missing; set it to one of \(Self.clusterList)", service: id)
         }
         guard let cluster = LucidCluster(rawValue: raw) else {
@@ -59,8 +65,8 @@ extension RegistryEntry {
 
     private static var clusterList: String { LucidCluster.allCases.map(\.rawValue).joined(separator: ", ") }
 
-    private static func plane(_ meta: ServiceMeta, _ id: String) throws(RegistryError) -> Plane {
-        guard let raw = meta.labels[RegistryLabels.plane]?.stringValue, !raw.isEmpty else {
+    private static func plane(_ service: RegistryService, _ id: String) throws(RegistryError) -> Plane {
+        guard let raw = service.labels[RegistryLabels.plane], !raw.isEmpty else {
             throw RegistryError(.missingPlaneLabel, "label \(RegistryLabels.plane) is missing; set it to ops, chain or wallet", service: id)
         }
         guard let plane = Plane(rawValue: raw) else {
@@ -69,23 +75,12 @@ extension RegistryEntry {
         return plane
     }
 
-    struct ServicePort {
-        var name: String
-        var number: Int
-        var appProtocol: String?
-        var transport: String
-    }
-
-    private static func port(_ service: JSON, _ meta: ServiceMeta, _ id: String) throws(RegistryError) -> ServicePort {
-        let ports: [ServicePort] = (service[path: "spec", "ports"]?.arrayValue ?? []).compactMap { port in
-            guard let number = port["port"]?.intValue, let int = Int(exactly: number) else { return nil }
-            return ServicePort(name: port["name"]?.stringValue ?? "", number: int, appProtocol: port["appProtocol"]?.stringValue,
-                               transport: port["protocol"]?.stringValue ?? "TCP")
-        }
+    private static func port(_ service: RegistryService, _ id: String) throws(RegistryError) -> RegistryService.Port {
+        let ports = service.ports
         guard let first = ports.first else {
             throw RegistryError(.noPorts, "the Service has no ports to register", service: id)
         }
-        guard let wanted = meta.annotations[RegistryLabels.port]?.stringValue else { return first }
+        guard let wanted = service.annotations[RegistryLabels.port] else { return first }
         guard let port = ports.first(where: { $0.name == wanted || String($0.number) == wanted }) else {
             let known = ports.map { $0.name.isEmpty ? String($0.number) : "\($0.name) (\($0.number))" }.joined(separator: ", ")
             throw RegistryError(.unknownPort, "annotation \(RegistryLabels.port)=\(wanted) names no port of the Service; it has \(known)", service: id)
@@ -96,7 +91,7 @@ extension RegistryEntry {
     /// Protocols a port may declare that are not HTTP: such a port cannot be registered.
     static let otherProtocols: Set<String> = ["tcp", "tls", "udp", "sctp", "mongo", "mysql", "redis", "kafka", "amqp", "postgres", "zookeeper"]
 
-    private static func `protocol`(of port: ServicePort, _ id: String) throws(RegistryError) -> EndpointProtocol {
+    private static func `protocol`(of port: RegistryService.Port, _ id: String) throws(RegistryError) -> EndpointProtocol {
         guard port.transport.uppercased() == "TCP" else {
             throw RegistryError(.unsupportedProtocol, "port \(port.number) is \(port.transport); the registry holds http, https and grpc endpoints", service: id)
         }
@@ -120,36 +115,37 @@ extension RegistryEntry {
         }
     }
 
-    private static func path(_ meta: ServiceMeta, _ id: String) throws(RegistryError) -> String {
-        guard let path = meta.annotations[RegistryLabels.path]?.stringValue else { return "/" }
+    private static func path(_ service: RegistryService, _ id: String) throws(RegistryError) -> String {
+        guard let path = service.annotations[RegistryLabels.path] else { return "/" }
         guard path.hasPrefix("/") else {
             throw RegistryError(.invalidAnnotation, "annotation \(RegistryLabels.path)=\(path) must be a path starting with /", service: id)
         }
         return path
     }
 
-    private static func metadata(_ meta: ServiceMeta, _ id: String) throws(RegistryError) -> [String: String] {
+    private static func metadata(_ service: RegistryService, _ id: String) throws(RegistryError) -> [String: String] {
         var metadata: [String: String] = [:]
-        for (key, value) in meta.annotations where key.hasPrefix(RegistryLabels.metadataPrefix) {
+        for key in service.annotations.keys.sorted() where key.hasPrefix(RegistryLabels.metadataPrefix) {
+            let value = service.annotations[key] ?? ""
             let name = String(key.dropFirst(RegistryLabels.metadataPrefix.count))
             guard !name.isEmpty else {
                 throw RegistryError(.invalidAnnotation, "annotation \(key) has no metadata key after \(RegistryLabels.metadataPrefix)", service: id)
             }
-            metadata[name] = value.stringValue ?? value.jsonText
+            metadata[name] = value
         }
         return metadata
     }
 
-    private static func healthCheck(_ meta: ServiceMeta, _ id: String) throws(RegistryError) -> HealthCheck {
+    private static func healthCheck(_ service: RegistryService, _ id: String) throws(RegistryError) -> HealthCheck {
         var check = HealthCheck.defaults
-        if let path = meta.annotations[RegistryLabels.healthCheckPath]?.stringValue {
+        if let path = service.annotations[RegistryLabels.healthCheckPath] {
             guard path.hasPrefix("/") else {
                 throw RegistryError(.invalidAnnotation, "annotation \(RegistryLabels.healthCheckPath)=\(path) must be a path starting with /", service: id)
             }
             check.endpoint = path
         }
         func seconds(_ key: String, _ range: ClosedRange<Int>, _ fallback: Int) throws(RegistryError) -> Int {
-            guard let raw = meta.annotations[key]?.stringValue else { return fallback }
+            guard let raw = service.annotations[key] else { return fallback }
             guard let value = Int(raw), range.contains(value) else {
                 throw RegistryError(.invalidAnnotation, "annotation \(key)=\(raw) must be a whole number in \(range.lowerBound)...\(range.upperBound)", service: id)
             }
@@ -163,21 +159,4 @@ extension RegistryEntry {
         }
         return check
     }
-}
-
-/// The metadata of a Service object that the entry reads.
-struct ServiceMeta {
-    var name: String?
-    var namespace: String
-    var labels: JSONObject
-    var annotations: JSONObject
-
-    init(_ service: JSON) {
-        name = service[path: "metadata", "name"]?.stringValue
-        namespace = service[path: "metadata", "namespace"]?.stringValue ?? "default"
-        labels = service[path: "metadata", "labels"]?.objectValue ?? [:]
-        annotations = service[path: "metadata", "annotations"]?.objectValue ?? [:]
-    }
-
-    var id: String { "\(namespace)/\(name ?? "?")" }
 }

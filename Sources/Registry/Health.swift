@@ -1,6 +1,11 @@
 import YAML
 
 extension RegistryEntry.Health {
+    /// Health from a Service's EndpointSlices as the API returns them (see the summary form).
+    public static func aggregate(endpointSlices: [JSON], service: String, namespace: String, now: String) -> Self {
+        aggregate(endpointSlices.map(EndpointSliceSummary.init(json:)), service: service, namespace: namespace, now: now)
+    }
+
     /// Health from a Service's EndpointSlices (those labelled `kubernetes.io/service-name` with
     /// its name, in its namespace; others are ignored).
     ///
@@ -10,30 +15,16 @@ extension RegistryEntry.Health {
     /// `conditions.ready` is false (the API reads an absent value as true). `passing` when
     /// every counted endpoint is ready, `warning` when some are, `critical` when none are or
     /// there are none.
-    public static func aggregate(endpointSlices: [JSON], service: String, namespace: String, now: String) -> Self {
+    public static func aggregate(_ slices: [EndpointSliceSummary], service: String, namespace: String, now: String) -> Self {
         var readiness: [String: Bool] = [:]
-        for slice in endpointSlices where belongs(slice, service: service, namespace: namespace) {
-            for endpoint in slice["endpoints"]?.arrayValue ?? [] {
-                guard let identity = identity(of: endpoint) else { continue }
-                let conditions = endpoint["conditions"]
-                if conditions?["terminating"]?.boolValue == true { continue }
-                let ready = conditions?["ready"]?.boolValue ?? true
-                readiness[identity] = (readiness[identity] ?? false) || ready
+        for slice in slices where slice.belongs(to: service, namespace: namespace) {
+            for endpoint in slice.endpoints {
+                readiness[endpoint.identity] = (readiness[endpoint.identity] ?? false) || endpoint.ready
             }
         }
         let total = readiness.count
         let ready = readiness.values.filter { $0 }.count
         let status: RegistryEntry.HealthStatus = ready == 0 ? .critical : ready == total ? .passing : .warning
         return Self(status: status, ready: ready, total: total, lastHealthCheck: now)
-    }
-
-    static func belongs(_ slice: JSON, service: String, namespace: String) -> Bool {
-        slice[path: "metadata", "labels", RegistryLabels.serviceName]?.stringValue == service
-            && (slice[path: "metadata", "namespace"]?.stringValue ?? "default") == namespace
-    }
-
-    static func identity(of endpoint: JSON) -> String? {
-        if let uid = endpoint[path: "targetRef", "uid"]?.stringValue, !uid.isEmpty { return "uid:" + uid }
-        return endpoint["addresses"]?[0]?.stringValue.map { "ip:" + $0 }
     }
 }

@@ -18,17 +18,23 @@ public enum ServiceRegistry {
     /// plans no write. Throws when the Service cannot be registered (see `RegistryEntry.init`).
     public static func records(service: JSON, endpointSlices: [JSON], options: RegistryOptions, now: String,
                                observedEntry: [UInt8]?) throws(RegistryError) -> ServiceRecords {
+        try records(service: RegistryService(json: service), endpointSlices: endpointSlices.map(EndpointSliceSummary.init(json:)),
+                    options: options, now: now, observedEntry: observedEntry)
+    }
+
+    /// The records of a Service as the registry reads it (see the JSON form).
+    public static func records(service: RegistryService, endpointSlices: [EndpointSliceSummary], options: RegistryOptions, now: String,
+                               observedEntry: [UInt8]?) throws(RegistryError) -> ServiceRecords {
         let previous = observedEntry.flatMap { try? RegistryEntry(decoding: $0) }
         let entry = try RegistryEntry(service: service, endpointSlices: endpointSlices, options: options, now: now)
             .keepingHealthTime(of: previous)
-        let meta = ServiceMeta(service)
-        let key = options.key(namespace: meta.namespace, name: entry.serviceName)
+        let key = options.key(namespace: service.namespace, name: entry.serviceName)
         var records = [key: entry.encoded()]
         if let dns = options.dns {
             records.merge(SkyDNS.records(service: service, endpointSlices: endpointSlices, port: entry.endpoint.port, options: dns)) { a, _ in a }
         }
         return ServiceRecords(entryKey: key, entry: entry, records: records,
-                              scope: scope(namespace: meta.namespace, name: entry.serviceName, options: options))
+                              scope: scope(namespace: service.namespace, name: entry.serviceName, options: options))
     }
 
     /// The keys that belong to the Service `namespace/name`: planning with nothing desired in
@@ -64,5 +70,19 @@ public enum ServiceRegistry {
             return split(key.dropFirst(dns.zonePath.count + 1)).map { ($0.0, $0.1) }
         }
         return nil
+    }
+
+    /// The Service whose scope holds `key`: nil for keys under the operator's prefixes that no
+    /// Service could have written (`<prefix>stray`, `<zone>/<namespace>`, ...), which a resync
+    /// removes.
+    public static func owner(ofKey key: String, options: RegistryOptions) -> (namespace: String, name: String)? {
+        guard let (namespace, name) = service(forKey: key, options: options),
+              scope(namespace: namespace, name: name, options: options).contains(where: { $0.contains(key) }) else { return nil }
+        return (namespace, name)
+    }
+
+    /// Whether `key` is a Service's entry (not a DNS record, not a stray key).
+    public static func isEntryKey(_ key: String, options: RegistryOptions) -> Bool {
+        key.hasPrefix(options.prefix) && service(forKey: key, options: options) != nil
     }
 }

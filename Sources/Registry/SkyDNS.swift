@@ -13,11 +13,16 @@ public enum SkyDNS {
     /// CNAME). The key's last label is the address with `.` and `:` as `-`, so a record keeps
     /// its key while its address stays.
     public static func records(service: JSON, endpointSlices: [JSON], port: Int, options: DNSOptions) -> [String: [UInt8]] {
-        let meta = ServiceMeta(service)
-        guard let name = meta.name else { return [:] }
-        let base = options.servicePath(namespace: meta.namespace, name: name)
+        records(service: RegistryService(json: service), endpointSlices: endpointSlices.map(EndpointSliceSummary.init(json:)),
+                port: port, options: options)
+    }
+
+    /// The records of a Service as the registry reads it (see the JSON form).
+    public static func records(service: RegistryService, endpointSlices: [EndpointSliceSummary], port: Int, options: DNSOptions) -> [String: [UInt8]] {
+        guard !service.name.isEmpty else { return [:] }
+        let base = options.servicePath(namespace: service.namespace, name: service.name)
         var records: [String: [UInt8]] = [:]
-        for host in hosts(service, endpointSlices: endpointSlices, name: name, namespace: meta.namespace) {
+        for host in hosts(service, endpointSlices: endpointSlices) {
             let label = host.map { $0 == "." || $0 == ":" ? "-" : $0 }
             let record: JSON = [
                 "host": .string(host), "port": .int(Int64(port)), "priority": .int(Int64(options.priority)),
@@ -33,28 +38,19 @@ public enum SkyDNS {
         .prefix(options.servicePath(namespace: namespace, name: name) + "/")
     }
 
-    static func hosts(_ service: JSON, endpointSlices: [JSON], name: String, namespace: String) -> [String] {
-        if service[path: "spec", "type"]?.stringValue == "ExternalName" {
-            return service[path: "spec", "externalName"]?.stringValue.map { [$0] } ?? []
-        }
-        var ips = (service[path: "spec", "clusterIPs"]?.arrayValue ?? []).compactMap(\.stringValue)
-        if ips.isEmpty, let ip = service[path: "spec", "clusterIP"]?.stringValue { ips = [ip] }
-        if ips.contains("None") { return readyAddresses(endpointSlices, name: name, namespace: namespace) }
-        return ips.filter { !$0.isEmpty }
+    static func hosts(_ service: RegistryService, endpointSlices: [EndpointSliceSummary]) -> [String] {
+        if service.type == "ExternalName" { return service.externalName.map { [$0] } ?? [] }
+        if service.isHeadless { return readyAddresses(endpointSlices, name: service.name, namespace: service.namespace) }
+        return service.clusterIPs.filter { !$0.isEmpty }
     }
 
-    static func readyAddresses(_ slices: [JSON], name: String, namespace: String) -> [String] {
+    static func readyAddresses(_ slices: [EndpointSliceSummary], name: String, namespace: String) -> [String] {
         var seen = Set<String>()
-        var addresses: [String] = []
-        for slice in slices where RegistryEntry.Health.belongs(slice, service: name, namespace: namespace) {
-            for endpoint in slice["endpoints"]?.arrayValue ?? [] {
-                let conditions = endpoint["conditions"]
-                guard conditions?["ready"]?.boolValue ?? true, conditions?["terminating"]?.boolValue != true else { continue }
-                for address in (endpoint["addresses"]?.arrayValue ?? []).compactMap(\.stringValue) where seen.insert(address).inserted {
-                    addresses.append(address)
-                }
+        for slice in slices where slice.belongs(to: name, namespace: namespace) {
+            for endpoint in slice.endpoints where endpoint.ready {
+                for address in endpoint.addresses { seen.insert(address) }
             }
         }
-        return addresses.sorted()
+        return seen.sorted()
     }
 }

@@ -1,5 +1,6 @@
 import APIServer
 import ArgumentParser
+import EtcdServer
 import Foundation
 import KubeClient
 import Logging
@@ -32,6 +33,7 @@ struct DevCommand: AsyncParsableCommand {
     @Flag(help: "Fault injection: answer every resumed watch with 410 Expired.") var forceGone = false
     @OptionGroup(title: "Payouts") var payouts: PayoutOptions
     @OptionGroup(title: "Payouts in dev") var devPayouts: DevPayoutOptions
+    @OptionGroup(title: "Service registry (default: a real etcd started for dev)") var registry: RegistryFlags
 
     func run() async throws {
         var faults = APIServer.Faults()
@@ -53,6 +55,10 @@ struct DevCommand: AsyncParsableCommand {
         var payoutOptions = payouts
         payoutOptions.tronURLs += dev?.tronURLs ?? []
         settings.payouts = try payoutOptions.configuration(namespace: "default", pollInterval: 1)
+        // The registry: the given etcd, else one of dev's own, stopped when dev ends.
+        var devEtcd: EtcdServer?
+        if !noControllers { (settings.registry, devEtcd) = try await registry.devSettings() }
+        defer { devEtcd?.stop() }
         let service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
                                         controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, payouts: dev, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

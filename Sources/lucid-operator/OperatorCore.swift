@@ -20,6 +20,8 @@ struct OperatorSettings: Sendable {
     var metrics = BindAddress(host: "0.0.0.0", port: 8080)
     var probes = BindAddress(host: "0.0.0.0", port: 8081)
     var payouts = PayoutConfiguration()
+    /// The service registry in etcd; nil: off.
+    var registry: RegistrySettings?
 }
 
 struct BindAddress: Sendable, ExpressibleByArgument {
@@ -93,6 +95,7 @@ struct OperatorCore {
         let payouts = try await PayoutReconciler.make(manager: manager, events: events, configuration: settings.payouts, http: http,
                                                       namespace: settings.namespace, logger: logger)
         manager.add(payouts.controller(workers: settings.workers))
+        let registry = try registryServices(manager: manager, events: events)
 
         let metrics = try await EndpointServer(host: settings.metrics.host, port: settings.metrics.port, routes: [
             "/metrics": { EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer()) },
@@ -106,7 +109,7 @@ struct OperatorCore {
         announce("metrics on http://\(settings.metrics.host):\(metrics.port)/metrics, probes on http://\(settings.probes.host):\(probes.port)/healthz and /readyz")
         logger.info("operator starting", metadata: ["identity": "\(settings.identity)", "leaderElection": "\(settings.leaderElection)",
                                                    "namespace": "\(settings.namespace ?? "<all>")", "workers": "\(settings.workers)"])
-        let pieces: [any Service] = [metrics, probes] + payouts.ownInformers.map { $0 as any Service } + manager.services(leaderElector: elector, onLeading: {
+        let pieces: [any Service] = [metrics, probes] + registry + payouts.ownInformers.map { $0 as any Service } + manager.services(leaderElector: elector, onLeading: {
             announce("leading as \(settings.identity)")
         })
         return pieces.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }

@@ -25,6 +25,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Where /metrics listens (host:port; :8080 for all interfaces; port 0 picks one).") var metricsBindAddress = BindAddress(host: "0.0.0.0", port: 8080)
     @Option(help: "Where /healthz and /readyz listen.") var healthProbeBindAddress = BindAddress(host: "0.0.0.0", port: 8081)
     @OptionGroup(title: "Payouts") var payouts: PayoutOptions
+    @OptionGroup(title: "Service registry") var registry: RegistryFlags
 
     func run() async throws {
         OperatorMetrics.bootstrap()
@@ -40,6 +41,7 @@ struct RunCommand: AsyncParsableCommand {
         settings.metrics = metricsBindAddress
         settings.probes = healthProbeBindAddress
         settings.payouts = try payouts.configuration(namespace: namespace ?? config.namespace)
+        settings.registry = try registry.settings()
         let logger = Logger(label: "lucid.operator")
         let services = try await OperatorCore(config: config, settings: settings, logger: logger).services()
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
