@@ -135,6 +135,8 @@ final class Store: Sendable {
         var nextNodePort: Int64 = 30000
         /// Namespaces being deleted, whose last object's removal lets them go.
         var terminating: Set<String> = []
+        /// Bumped by every change to a Role, ClusterRole or binding (the authorizer's cache key).
+        var rbacVersion: UInt64 = 0
     }
 
     struct DependentRef: Hashable, Sendable {
@@ -250,6 +252,31 @@ extension Store.State {
             historyHead = 0
         }
         for watcher in watchers.values { watcher.deliver(event) }
+        if rt.group == "rbac.authorization.k8s.io" { rbacVersion += 1 }
+    }
+
+    static let clusterRolesKey = "rbac.authorization.k8s.io/v1/clusterroles"
+
+    /// ClusterRole aggregation (`aggregationRule`), run after any ClusterRole changes: each
+    /// aggregated role's rules become those of the roles its selectors match, written as the
+    /// aggregation controller would (a MODIFIED event), until nothing changes.
+    mutating func aggregateClusterRoles(historyLimit: Int) {
+        guard let rt = types[Self.clusterRolesKey] else { return }
+        for _ in 0..<8 {
+            let wanted = ClusterRoleAggregation.rules(Array((objects[Self.clusterRolesKey] ?? [:]).values))
+            var changed = false
+            for (name, rules) in wanted.sorted(by: { $0.key < $1.key }) {
+                let key = ObjectKey(namespace: "", name: name)
+                guard var role = objects[Self.clusterRolesKey]?[key], (role["rules"]?.arrayValue ?? []) != rules else { continue }
+                let previous = role
+                role["rules"] = .array(rules)
+                role["metadata"]?["resourceVersion"] = .string(nextVersion())
+                objects[Self.clusterRolesKey]![key] = role
+                record("MODIFIED", rt, role, previous: previous, historyLimit: historyLimit)
+                changed = true
+            }
+            if !changed { return }
+        }
     }
 
     private mutating func count(_ verb: String, _ rt: ResourceType, agent: String = "") {
@@ -321,6 +348,7 @@ extension Store.State {
         count("create", rt, agent: options.agent)
         record("ADDED", rt, object, previous: nil, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { try registerCRD(object, historyLimit: historyLimit) }
+        if rt.key == Self.clusterRolesKey { aggregateClusterRoles(historyLimit: historyLimit) }
         return objects[rt.key]![key]!
     }
 
@@ -387,6 +415,10 @@ extension Store.State {
         indexOwners(rt, key, object, previous: old)
         record("MODIFIED", rt, object, previous: old, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" && !status { try registerCRD(object, historyLimit: historyLimit) }
+        if rt.key == Self.clusterRolesKey {
+            aggregateClusterRoles(historyLimit: historyLimit)
+            return objects[rt.key]?[key] ?? object
+        }
         if rt.key == "/v1/namespaces", object[path: "metadata", "deletionTimestamp"] != nil {
             advanceNamespace(name, historyLimit: historyLimit)
             return objects[rt.key]?[key] ?? object
@@ -507,6 +539,7 @@ extension Store.State {
         indexOwners(rt, key, nil, previous: previous)
         record("DELETED", rt, object, previous: previous, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { unregisterCRD(object, historyLimit: historyLimit) }
+        if rt.key == Self.clusterRolesKey { aggregateClusterRoles(historyLimit: historyLimit) }
         if rt.namespaced, terminating.contains(key.namespace) { advanceNamespace(key.namespace, historyLimit: historyLimit) }
         if let uid = object[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) {
             for ref in refs.sorted(by: { $0.key < $1.key }) {
