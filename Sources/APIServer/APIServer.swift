@@ -57,13 +57,16 @@ public final class APIServer: Sendable {
     let configuration: Configuration
     let faults: Mutex<Faults>
     let http: LoopbackServer
+    /// HTTPS in front of `http` (RBAC on), and the certificates it serves.
+    let tls: (front: TLSFront, certificates: DevCertificates)?
     /// Issued tokens, the authorizer's cache, the recorded decisions.
     let access = Mutex(AccessState())
     /// The admin's token (see `adminToken`).
     let admin: String
 
-    init(http: LoopbackServer, store: Store, configuration: Configuration) {
+    init(http: LoopbackServer, store: Store, configuration: Configuration, tls: (TLSFront, DevCertificates)? = nil) {
         self.http = http
+        self.tls = tls.map { (front: $0.0, certificates: $0.1) }
         self.store = store
         self.configuration = configuration
         faults = Mutex(configuration.faults)
@@ -71,22 +74,40 @@ public final class APIServer: Sendable {
         access.withLock { $0.tokens[admin] = AccessState.Issued(identity: .user(.admin), expires: nil) }
     }
 
-    public var port: Int { http.port }
-    public var url: String { http.baseURL }
+    /// The port clients use: HTTPS with RBAC on, else plain HTTP.
+    public var port: Int { tls?.front.port ?? http.port }
+    /// `https://127.0.0.1:<port>` with RBAC on (the CA is `certificateAuthority`), else `http://...`.
+    public var url: String { tls.map { "https://127.0.0.1:\($0.front.port)" } ?? http.baseURL }
+    /// The plain-HTTP address, also served with RBAC on (the same authentication and authorization).
+    public var insecureURL: String { http.baseURL }
+    /// The PEM of the CA that signed the HTTPS certificate (RBAC on), for clients to verify it.
+    public var certificateAuthority: String? { tls?.certificates.authority }
 
     /// Starts a server on `port` (0: a free one), runs `body`, stops the server.
     public static func run<T: Sendable>(_ configuration: Configuration = Configuration(), port: Int = 0,
                                         _ body: @Sendable (APIServer) async throws -> T) async throws -> T {
         let store = Store(historyLimit: configuration.historyWindow)
         let holder = Mutex<APIServer?>(nil)
-        return try await LoopbackServer.run(port: port, handler: { request, writer in
+        return try await LoopbackServer.run(port: configuration.rbac ? 0 : port, handler: { request, writer in
             guard let server = holder.withLock({ $0 }) else { return try await writer.respond(status: 503, text: "starting") }
             try await server.handle(request, writer)
         }) { http in
-            let server = APIServer(http: http, store: store, configuration: configuration)
+            var tls: (TLSFront, DevCertificates)?
+            if configuration.rbac {
+                let certificates = try DevCertificates.shared()
+                tls = (try await TLSFront.start(port: port, backend: http.port, material: certificates), certificates)
+            }
+            let server = APIServer(http: http, store: store, configuration: configuration, tls: tls)
             if configuration.rbac { try server.install(BootstrapRBAC.objects) }
             holder.withLock { $0 = server }
-            return try await body(server)
+            do {
+                let result = try await body(server)
+                await tls?.0.stop()
+                return result
+            } catch {
+                await tls?.0.stop()
+                throw error
+            }
         }
     }
 
@@ -132,18 +153,19 @@ public final class APIServer: Sendable {
         do throws(ProtobufError) { return try KubeProtobuf.decodeObject(body) } catch { throw APIServerError(message: error.message) }
     }
 
-    /// A kubeconfig for this server (plain HTTP on loopback): with `token`, or (RBAC on) the
-    /// admin's token, else no credentials.
+    /// A kubeconfig for this server: with `token`, or (RBAC on) the admin's token, else no
+    /// credentials; with RBAC on, HTTPS and the CA to verify it.
     public func kubeconfig(context: String = "lucid-dev", token: String? = nil, namespace: String = "default") -> String {
         let credential = token ?? (configuration.rbac ? admin : nil)
         let user = credential.map { "\n    token: \($0)" } ?? " {}"
+        let authority = certificateAuthority.map { "\n    certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? ""
         return """
         apiVersion: v1
         kind: Config
         clusters:
         - name: \(context)
           cluster:
-            server: \(url)
+            server: \(url)\(authority)
         users:
         - name: \(context)
           user:\(user)
@@ -374,8 +396,11 @@ public final class APIServer: Sendable {
             guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "PATCH needs a name") }
             let creating = RequestAttributes(isResourceRequest: true, path: String(request.path), verb: "create", apiGroup: rt.group, apiVersion: rt.version,
                                              resource: rt.resource, subresource: route.subresource ?? "", namespace: route.namespace ?? "", name: name)
-            let (result, created) = try patch(rt, route, name, request, query, options, view: view,
-                                              mayCreate: { [self] () throws(APIError) in if let denied = check(user, creating) { throw denied } })
+            // Checked inside the store's lock: with the RBAC objects as of now, read before it.
+            let snapshot = configuration.rbac ? rbac() : nil
+            let (result, created) = try patch(rt, route, name, request, query, options, view: view, mayCreate: { [self] () throws(APIError) in
+                if let denied = check(user, creating, snapshot: snapshot) { throw denied }
+            })
             try await send(writer, created ? 201 : 200, out(result))
 
         case "deletecollection":

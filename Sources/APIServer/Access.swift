@@ -170,13 +170,14 @@ extension APIServer {
     }
 
     /// Authorizes and records one request; the 403 to send when RBAC does not allow it.
-    func check(_ user: UserInfo, _ attributes: RequestAttributes) -> APIError? {
+    /// `snapshot` is for callers holding the store's lock (which `rbac()` takes).
+    func check(_ user: UserInfo, _ attributes: RequestAttributes, snapshot: RBACSnapshot? = nil) -> APIError? {
         guard configuration.rbac else { return nil }
         if user.isMaster {
             record(AuthorizationRecord(user: user, attributes: attributes, allowed: true, grant: nil, alsoAllowedBy: [], reason: ""))
             return nil
         }
-        switch rbac().authorize(user, attributes) {
+        switch (snapshot ?? rbac()).authorize(user, attributes) {
         case .allowed(let grant, let others):
             record(AuthorizationRecord(user: user, attributes: attributes, allowed: true, grant: grant, alsoAllowedBy: others,
                                        reason: "RBAC: allowed by \(grant.source)"))

@@ -670,6 +670,13 @@ extension Store.State {
     }
 
     static func validateName(_ rt: ResourceType, _ name: String) throws(APIError) {
+        // RBAC objects are named like path segments (`system:discovery`), as on a real server.
+        if rt.group == "rbac.authorization.k8s.io" {
+            let problem = name == "." || name == ".." ? "may not be '\(name)'"
+                : ["/", "%"].first(where: { name.contains($0) }).map { "may not contain '\($0)'" }
+            if let problem { throw APIError.invalid(rt, name, [FieldError(.invalid, "metadata.name", "Invalid value: \"\(name)\": \(problem)")]) }
+            return
+        }
         let ok = name.count <= 253 && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }
             && name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
         guard ok else {
