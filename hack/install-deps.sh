@@ -15,6 +15,8 @@ packages=(
   python3-yaml           # PyYAML, the oracle for the YAML corpus test
   python3-venv           # the virtual environment of the Envoy check (below)
   python3-pip            # installs the official Kubernetes Python client (API server tests)
+  lua5.4                 # runs the Argo CD health checks (manifests/argocd/health) in tests
+  prometheus             # promtool: the alert rules (manifests/monitoring) tested over synthetic series
 )
 
 missing=()

@@ -637,7 +637,9 @@ extension Store.State {
         }
         value = schema.pruning(value).0
         value = schema.applyingDefaults(to: value)
-        var errors = SchemaValidator().validate(value, schema, at: "")
+        // The root metadata is validated by the server itself, never against the schema: a
+        // schema that requires it (as Argo CD's do) is met by every object.
+        var errors = SchemaValidator().validate(value, schema, at: "").filter { !($0.kind == .required && $0.field == "metadata") }
         if errors.isEmpty {
             func ruleView(_ full: JSON, _ pruned: JSON) -> JSON {
                 var v = pruned

@@ -84,7 +84,7 @@ struct EmbeddedAPIServer: Service {
                 logger.info("samples loaded", metadata: ["path": "\(samplesPath)", "files": "\(files.count)"])
             }
             var operatorConfig = KubeConfig(server: server.url)
-            if let rbacManifest {
+            if let rbacManifest, controllers != nil {
                 try server.install([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "lucid-system"]]])
                 try server.install(try YAML.parseAll(try String(contentsOfFile: rbacManifest, encoding: .utf8)).filter { $0 != .null })
                 let token = try server.token(forServiceAccount: "lucid-operator", namespace: "lucid-system", expiresIn: .seconds(366 * 86_400))
