@@ -11,11 +11,10 @@ RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get install -y -qq --no-install-recommends libcurl4-openssl-dev libyaml-dev libsecp256k1-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so source edits do not fetch them again.
-COPY Package.swift ./
-RUN swift package resolve
 COPY . .
-RUN bash hack/build-release.sh /out
+# The build folder is a BuildKit cache: a rebuild after a source edit fetches and compiles only
+# what changed.
+RUN --mount=type=cache,target=/src/.build bash hack/build-release.sh /out
 
 # Runtime: what the binaries load (hack/check-image.sh maps each library `ldd` lists to one of
 # these packages or their dependencies), plus the CA bundle for TronGrid over HTTPS.

@@ -51,7 +51,8 @@ if ! python3 -c "import kubernetes" >/dev/null 2>&1; then
 fi
 
 # nginx from Debian starts a system instance on install; the tests run their own on free ports.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; fi
+# So does prometheus (only its promtool is used).
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; systemctl stop prometheus >/dev/null 2>&1 || true; fi
 pkill -x nginx >/dev/null 2>&1 || true
 
 command -v kubectl >/dev/null || echo "install-deps: warning: kubectl is not on PATH (the machine image ships v1.32)" >&2

@@ -339,6 +339,10 @@ public final class APIServer: Sendable {
         options.strictFields = query["fieldValidation"] == "Strict"
         options.dryRun = query["dryRun"] == "All"
         options.fieldManager = query["fieldManager"]
+        if configuration.rbac, rt.group == "rbac.authorization.k8s.io", !user.isMaster {
+            let snapshot = rbac()
+            options.admit = { rt, object in Escalation.check(rt, object, user: user, snapshot: snapshot) }
+        }
         let labels = try query["labelSelector"].flatMap { text throws(APIError) -> LabelSelector? in
             do throws(LabelSelector.ParseError) { return try LabelSelector(text) } catch { throw APIError.badRequest(error.message) }
         }

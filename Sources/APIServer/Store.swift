@@ -167,6 +167,8 @@ struct WriteOptions: Sendable {
     var fieldManager: String?
     /// managedFields computed by server-side apply; other writes record an Update entry.
     var managedFields: [ManagedFields.Entry]?
+    /// A last check of the object about to be stored (RBAC escalation prevention): its refusal.
+    var admit: (@Sendable (ResourceType, JSON) -> APIError?)?
 }
 
 extension Store.State {
@@ -612,6 +614,7 @@ extension Store.State {
             if !errors.isEmpty {
                 throw APIError.invalid(rt, name, errors.map { FieldError(FieldError.Kind(rawValue: $0.kind) ?? .invalid, $0.field, $0.detail) })
             }
+            if let refusal = options.admit?(rt, object) { throw refusal }
             return object
         }
         return try Self.admitCustomResource(rt, schema, object, old: old, options: options)

@@ -369,6 +369,74 @@ func withRBAC(_ body: @Sendable (RBACCluster) async throws -> Void) async throws
         }
     }
 
+    /// Escalation prevention: roles only with rights one holds, bindings only to such roles or with `bind`.
+    @Test func nobodyGrantsWhatTheyDoNotHold() async throws {
+        try await withRBAC { cluster in
+            try await cluster.apply("""
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: shop}
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: RoleBinding
+                metadata: {name: lead-administers-shop, namespace: shop}
+                roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+                subjects:
+                - {kind: User, name: lead, apiGroup: rbac.authorization.k8s.io}
+                """)
+            let lead = try cluster.kubectl(token: cluster.server.token(forUser: "lead"), name: "lead")
+            func role(_ name: String, _ rules: String) throws -> String {
+                try cluster.scratch.write("\(name).yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: \(name), namespace: shop}\nrules:\n\(rules)")
+            }
+            let held = try await lead("apply", "-f", try role("cm-reader", "- {apiGroups: [\"\"], resources: [configmaps], verbs: [get, list]}\n"))
+            #expect(held.status == 0, "\(held.output)")
+            let more = try await lead("apply", "-f", try role("status-writer",
+                "- {apiGroups: [mesh.lucid.io], resources: [trafficpolicies/status], verbs: [update]}\n- {apiGroups: [\"\"], resources: [configmaps], verbs: [get]}\n"))
+            #expect(more.status != 0)
+            #expect(more.output.contains(#"roles.rbac.authorization.k8s.io "status-writer" is forbidden: user "lead" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:"#), "\(more.output)")
+            #expect(more.output.contains(#"{APIGroups:["mesh.lucid.io"], Resources:["trafficpolicies/status"], Verbs:["update"]}"#), "\(more.output)")
+            #expect(!more.output.contains("configmaps"))
+
+            let binding = """
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: RoleBinding
+                metadata: {name: lead-makes-an-admin, namespace: shop}
+                roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+                subjects:
+                - {kind: User, name: friend, apiGroup: rbac.authorization.k8s.io}
+                """
+            let escalate = try await lead("apply", "-f", try cluster.scratch.write("binding.yaml", binding))
+            #expect(escalate.output.contains(#"rolebindings.rbac.authorization.k8s.io "lead-makes-an-admin" is forbidden: user "lead" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\#n{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\#n{NonResourceURLs:["*"], Verbs:["*"]}"#), "\(escalate.output)")
+            // Binding a role one holds is fine; so is any role with the bind verb on it.
+            let own = try await lead("create", "rolebinding", "friend-reads", "-n", "shop", "--role=cm-reader", "--user=friend")
+            #expect(own.status == 0, "\(own.output)")
+            try await cluster.apply("""
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: ClusterRole
+                metadata: {name: binds-approvers}
+                rules:
+                - {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind], resourceNames: [payout-approver]}
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: ClusterRole
+                metadata: {name: payout-approver}
+                rules:
+                - {apiGroups: [payments.lucid.io], resources: [tronpayoutapprovals], verbs: [create]}
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: ClusterRoleBinding
+                metadata: {name: lead-binds-approvers}
+                roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: binds-approvers}
+                subjects:
+                - {kind: User, name: lead, apiGroup: rbac.authorization.k8s.io}
+                """)
+            let approver = try await lead("create", "rolebinding", "friend-approves", "-n", "shop", "--clusterrole=payout-approver", "--user=friend")
+            #expect(approver.status == 0, "\(approver.output)")
+            let other = try await lead("create", "rolebinding", "friend-edits", "-n", "shop", "--clusterrole=cluster-admin", "--user=friend")
+            #expect(other.output.contains("is attempting to grant RBAC permissions not currently held"), "\(other.output)")
+        }
+    }
+
     @Test func aggregatedClusterRolesFollowTheRolesTheySelect() async throws {
         try await withRBAC { cluster in
             let bob = try cluster.kubectl(token: cluster.server.token(forUser: "bob"), name: "bob")

@@ -237,3 +237,29 @@ import YAML
         #expect(!ClusterRoleAggregation.matches([:], labels))
     }
 }
+
+@Suite struct EscalationTests {
+    @Test func aRuleIsCoveredOnlyByRulesGrantingAllOfIt() {
+        let owner = [PolicyRule(verbs: ["get", "list"], apiGroups: [""], resources: ["configmaps", "pods/*"]),
+                     PolicyRule(verbs: ["update"], apiGroups: ["mesh.lucid.io"], resources: ["*/status"]),
+                     PolicyRule(verbs: ["get"], apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["leader"]),
+                     PolicyRule(verbs: ["get"], nonResourceURLs: ["/healthz", "/apis/*"])]
+        func missing(_ rule: PolicyRule) -> [String] { Escalation.uncovered([rule], by: owner).map(Escalation.compactString) }
+        #expect(missing(PolicyRule(verbs: ["get"], apiGroups: [""], resources: ["configmaps"])).isEmpty)
+        #expect(missing(PolicyRule(verbs: ["get", "watch"], apiGroups: [""], resources: ["configmaps"])) == [#"{APIGroups:[""], Resources:["configmaps"], Verbs:["watch"]}"#])
+        #expect(missing(PolicyRule(verbs: ["update"], apiGroups: ["mesh.lucid.io"], resources: ["trafficpolicies/status"])).isEmpty)
+        #expect(missing(PolicyRule(verbs: ["update"], apiGroups: ["mesh.lucid.io"], resources: ["trafficpolicies"])).count == 1)
+        #expect(missing(PolicyRule(verbs: ["get"], apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["leader"])).isEmpty)
+        // A rule for any name is more than one for a named object.
+        #expect(missing(PolicyRule(verbs: ["get"], apiGroups: ["coordination.k8s.io"], resources: ["leases"])).count == 1)
+        #expect(missing(PolicyRule(verbs: ["get"], nonResourceURLs: ["/apis/apps"])).isEmpty)
+        #expect(missing(PolicyRule(verbs: ["get"], nonResourceURLs: ["/metrics"])) == [#"{NonResourceURLs:["/metrics"], Verbs:["get"]}"#])
+        #expect(missing(PolicyRule(verbs: ["*"], apiGroups: ["*"], resources: ["*"])) == [#"{APIGroups:["*"], Resources:["*"], Verbs:["*"]}"#])
+    }
+
+    @Test func missingRightsAreListedCompactly() {
+        let missing = Escalation.uncovered([PolicyRule(verbs: ["get", "list", "watch"], apiGroups: [""], resources: ["secrets", "pods"])], by: [])
+        #expect(Escalation.compact(missing).map(Escalation.compactString)
+                == [#"{APIGroups:[""], Resources:["secrets"], Verbs:["get" "list" "watch"]}"#, #"{APIGroups:[""], Resources:["pods"], Verbs:["get" "list" "watch"]}"#])
+    }
+}
