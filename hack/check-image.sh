@@ -29,12 +29,15 @@ for p in "${wanted[@]}"; do
   grep -qx "$p" <<<"$allowed" || { echo "check-image: $p is not a package apt knows" >&2; exit 1; }
 done
 
-owner() {  # the package that ships a file, trying the paths a merged-/usr system registers
-  local path=$1 real candidates p
+declare -A owners
+owner() {  # sets $package to the package that ships a file (merged-/usr paths tried too); cached
+  local path=$1 real p
+  package=${owners[$path]:-}
+  [ -n "$package" ] && return 0
   real=$(readlink -f "$path")
-  candidates=("$path" "$real" "${path#/usr}" "/usr$path" "${real#/usr}" "/usr$real")
-  for p in "${candidates[@]}"; do
-    dpkg -S "$p" 2>/dev/null | sed -n '1s/^\([^:,]*\)[:,].*/\1/p' | grep . && return 0
+  for p in "$path" "$real" "${path#/usr}" "/usr$path" "${real#/usr}" "/usr$real"; do
+    package=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/^\([^:,]*\)[:,].*/\1/p')
+    if [ -n "$package" ]; then owners[$path]=$package; return 0; fi
   done
   return 1
 }
@@ -51,7 +54,7 @@ for binary in "$out/lucid-operator" "$out/lucid-payout"; do
     case "$path" in
       */lib/swift/*|*/usr/lib/swift*|*toolchain*) echo "  $soname: from the Swift toolchain ($path): the stdlib is not static"; status=1; continue ;;
     esac
-    if ! package=$(owner "$path"); then
+    if ! owner "$path"; then
       echo "  $soname: $path belongs to no Debian package"; status=1; continue
     fi
     if grep -qx "$package" <<<"$allowed"; then
@@ -59,8 +62,8 @@ for binary in "$out/lucid-operator" "$out/lucid-payout"; do
     else
       echo "  $soname -> $package: NOT installed by RUNTIME_PACKAGES ($runtime)"; status=1
     fi
-  done < <(sed -n 's/^[[:space:]]*\([^[:space:]]*\) => \(\/[^[:space:]]*\) .*/\1 \2/p' <<<"$libraries")
-  # The dynamic loader itself (no "=>" line) ships with libc6.
+  done < <(sed -n -e 's/^[[:space:]]*\([^[:space:]]*\) => \(\/[^[:space:]]*\) .*/\1 \2/p' \
+                 -e 's/^[[:space:]]*\(\/[^[:space:]]*\) (0x.*/\1 \1/p' <<<"$libraries")  # and the dynamic loader
   if ! env -i "$binary" --help >/dev/null 2>&1; then echo "  $name --help fails"; status=1; fi
 done
 [ $status -eq 0 ] && echo "check-image: every library the binaries load comes from: $runtime"
