@@ -41,6 +41,11 @@ import YAML
         #expect(fresh.output.contains("namespace/lucid-system created (server dry run)"))
         #expect(try await dev.kubectl("get", "namespace", "lucid-system").status != 0)
 
+        // As on a real server, a dry run cannot put objects in a namespace it did not create:
+        // the namespace must exist first.
+        let noNamespace = try await dev.kubectl("apply", "--dry-run=server", "-k", "\(repositoryRoot)/manifests/default")
+        #expect(noNamespace.status != 0)
+        #expect(noNamespace.output.contains(#"namespaces "lucid-system" not found"#), "\(noNamespace.output)")
         #expect(try await dev.kubectl("create", "namespace", "lucid-system").status == 0)
         let before = try await dev.kubectl("get", "--raw", "/api/v1/namespaces/lucid-system")
         let dryRun = try await dev.kubectl("apply", "--dry-run=server", "-k", "\(repositoryRoot)/manifests/default")
