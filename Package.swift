@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
     ],
     targets: [
         // C libraries the design rests on, found through pkg-config.
@@ -99,7 +100,11 @@ let package = Package(
             ]),
 
         // The embedded Kubernetes API server (tests, benchmarks, `lucid-operator dev`).
-        .target(name: "APIServer", dependencies: ["LoopbackServer", "StructuralSchema", "YAML"]),
+        // With RBAC on it serves HTTPS (kubectl sends credentials over TLS only).
+        .target(name: "APIServer", dependencies: ["LoopbackServer", "StructuralSchema", "YAML",
+                                                  .product(name: "NIOCore", package: "swift-nio"),
+                                                  .product(name: "NIOPosix", package: "swift-nio"),
+                                                  .product(name: "NIOSSL", package: "swift-nio-ssl")]),
 
         // Test support: rendered Envoy configs checked against Envoy's v3 API (hack/envoy-check.py).
         .target(name: "EnvoyCheck", dependencies: ["HTTP", "LoopbackServer", "YAML"]),
@@ -150,6 +155,9 @@ let package = Package(
         .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML"], exclude: ["Golden"]),
         .testTarget(name: "ValidateTests", dependencies: ["ManifestValidation", "YAML"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
+        // The deployment: kustomize bases, RBAC under the operator, alerts, Argo CD health, the image.
+        .testTarget(name: "DeployTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"],
+                    exclude: ["Fixtures"]),
         .testTarget(
             name: "DevJobRunnerTests",
             dependencies: ["DevJobRunner", "APIServer", "KubeClient", "FakeTronGrid", "Payouts", "LucidAPI", "Tron", "YAML", "LoopbackServer", "HTTP"]),

@@ -24,6 +24,11 @@ PACKAGES = {
     "k8s.io/api/events/v1": (os.path.join(API, "events/v1"), "io.k8s.api.events.v1"),
     "k8s.io/api/networking/v1": (os.path.join(API, "networking/v1"), "io.k8s.api.networking.v1"),
     "k8s.io/api/rbac/v1": (os.path.join(API, "rbac/v1"), "io.k8s.api.rbac.v1"),
+    "k8s.io/api/apps/v1": (os.path.join(API, "apps/v1"), "io.k8s.api.apps.v1"),
+    "k8s.io/api/policy/v1": (os.path.join(API, "policy/v1"), "io.k8s.api.policy.v1"),
+    "k8s.io/api/authentication/v1": (os.path.join(API, "authentication/v1"), "io.k8s.api.authentication.v1"),
+    "k8s.io/api/authorization/v1": (os.path.join(API, "authorization/v1"), "io.k8s.api.authorization.v1"),
+    "k8s.io/api/admissionregistration/v1": (os.path.join(API, "admissionregistration/v1"), "io.k8s.api.admissionregistration.v1"),
     "k8s.io/apimachinery/pkg/apis/meta/v1": (os.path.join(MACHINERY, "pkg/apis/meta/v1"), "io.k8s.apimachinery.pkg.apis.meta.v1"),
 }
 
@@ -45,6 +50,13 @@ ROOTS = [
     "k8s.io/api/discovery/v1.EndpointSlice", "k8s.io/api/events/v1.Event", "k8s.io/api/networking/v1.NetworkPolicy",
     "k8s.io/api/rbac/v1.Role", "k8s.io/api/rbac/v1.ClusterRole", "k8s.io/api/rbac/v1.RoleBinding",
     "k8s.io/api/rbac/v1.ClusterRoleBinding", "k8s.io/apimachinery/pkg/apis/meta/v1.DeleteOptions",
+    "k8s.io/api/apps/v1.Deployment", "k8s.io/api/policy/v1.PodDisruptionBudget",
+    "k8s.io/api/authentication/v1.TokenRequest", "k8s.io/api/authentication/v1.TokenReview",
+    "k8s.io/api/authentication/v1.SelfSubjectReview",
+    "k8s.io/api/authorization/v1.SelfSubjectAccessReview", "k8s.io/api/authorization/v1.SelfSubjectRulesReview",
+    "k8s.io/api/authorization/v1.SubjectAccessReview", "k8s.io/api/authorization/v1.LocalSubjectAccessReview",
+    "k8s.io/api/admissionregistration/v1.ValidatingAdmissionPolicy",
+    "k8s.io/api/admissionregistration/v1.ValidatingAdmissionPolicyBinding",
     "k8s.io/apimachinery/pkg/apis/meta/v1.Status",
 ]
 

@@ -16,6 +16,8 @@ packages=(
   python3-yaml           # PyYAML, the oracle for the YAML corpus test
   python3-venv           # the virtual environment of the Envoy check (below)
   python3-pip            # installs the official Kubernetes Python client (API server tests)
+  lua5.4                 # runs the Argo CD health checks (manifests/argocd/health) in tests
+  prometheus             # promtool: the alert rules (manifests/monitoring) tested over synthetic series
 )
 
 missing=()
@@ -50,7 +52,8 @@ if ! python3 -c "import kubernetes" >/dev/null 2>&1; then
 fi
 
 # nginx from Debian starts a system instance on install; the tests run their own on free ports.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; fi
+# So does prometheus (only its promtool is used).
+if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; systemctl stop prometheus >/dev/null 2>&1 || true; fi
 pkill -x nginx >/dev/null 2>&1 || true
 
 command -v kubectl >/dev/null || echo "install-deps: warning: kubectl is not on PATH (the machine image ships v1.32)" >&2

@@ -38,11 +38,18 @@ public final class APIServer: Sendable {
         /// How often watches that asked for them get a BOOKMARK.
         public var bookmarkInterval: Duration
         public var faults: Faults
+        /// Authenticate bearer tokens and authorize every request with RBAC, as a real server
+        /// does (off: every request is allowed). On, the server starts with the bootstrap
+        /// roles (`cluster-admin`, `system:discovery`, `system:basic-user`, `view`, `edit`,
+        /// `admin`, ...); `kubeconfig()` carries the admin's token; `token(forServiceAccount:)`
+        /// and the TokenRequest API issue ServiceAccount tokens.
+        public var rbac: Bool
 
-        public init(historyWindow: Int = 10_000, bookmarkInterval: Duration = .seconds(10), faults: Faults = Faults()) {
+        public init(historyWindow: Int = 10_000, bookmarkInterval: Duration = .seconds(10), faults: Faults = Faults(), rbac: Bool = false) {
             self.historyWindow = historyWindow
             self.bookmarkInterval = bookmarkInterval
             self.faults = faults
+            self.rbac = rbac
         }
     }
 
@@ -50,29 +57,57 @@ public final class APIServer: Sendable {
     let configuration: Configuration
     let faults: Mutex<Faults>
     let http: LoopbackServer
+    /// HTTPS in front of `http` (RBAC on), and the certificates it serves.
+    let tls: (front: TLSFront, certificates: DevCertificates)?
+    /// Issued tokens, the authorizer's cache, the recorded decisions.
+    let access = Mutex(AccessState())
+    /// The admin's token (see `adminToken`).
+    let admin: String
 
-    init(http: LoopbackServer, store: Store, configuration: Configuration) {
+    init(http: LoopbackServer, store: Store, configuration: Configuration, tls: (TLSFront, DevCertificates)? = nil) {
         self.http = http
+        self.tls = tls.map { (front: $0.0, certificates: $0.1) }
         self.store = store
         self.configuration = configuration
         faults = Mutex(configuration.faults)
+        admin = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        access.withLock { $0.tokens[admin] = AccessState.Issued(identity: .user(.admin), expires: nil) }
     }
 
-    public var port: Int { http.port }
-    public var url: String { http.baseURL }
+    /// The port clients use: HTTPS with RBAC on, else plain HTTP.
+    public var port: Int { tls?.front.port ?? http.port }
+    /// `https://127.0.0.1:<port>` with RBAC on (the CA is `certificateAuthority`), else `http://...`.
+    public var url: String { tls.map { "https://127.0.0.1:\($0.front.port)" } ?? http.baseURL }
+    /// The plain-HTTP address, also served with RBAC on (the same authentication and authorization).
+    public var insecureURL: String { http.baseURL }
+    /// The PEM of the CA that signed the HTTPS certificate (RBAC on), for clients to verify it.
+    public var certificateAuthority: String? { tls?.certificates.authority }
 
     /// Starts a server on `port` (0: a free one), runs `body`, stops the server.
     public static func run<T: Sendable>(_ configuration: Configuration = Configuration(), port: Int = 0,
                                         _ body: @Sendable (APIServer) async throws -> T) async throws -> T {
         let store = Store(historyLimit: configuration.historyWindow)
         let holder = Mutex<APIServer?>(nil)
-        return try await LoopbackServer.run(port: port, handler: { request, writer in
+        return try await LoopbackServer.run(port: configuration.rbac ? 0 : port, handler: { request, writer in
             guard let server = holder.withLock({ $0 }) else { return try await writer.respond(status: 503, text: "starting") }
             try await server.handle(request, writer)
         }) { http in
-            let server = APIServer(http: http, store: store, configuration: configuration)
+            var tls: (TLSFront, DevCertificates)?
+            if configuration.rbac {
+                let certificates = try DevCertificates.shared()
+                tls = (try await TLSFront.start(port: port, backend: http.port, material: certificates), certificates)
+            }
+            let server = APIServer(http: http, store: store, configuration: configuration, tls: tls)
+            if configuration.rbac { try server.install(BootstrapRBAC.objects) }
             holder.withLock { $0 = server }
-            return try await body(server)
+            do {
+                let result = try await body(server)
+                await tls?.0.stop()
+                return result
+            } catch {
+                await tls?.0.stop()
+                throw error
+            }
         }
     }
 
@@ -118,24 +153,28 @@ public final class APIServer: Sendable {
         do throws(ProtobufError) { return try KubeProtobuf.decodeObject(body) } catch { throw APIServerError(message: error.message) }
     }
 
-    /// A kubeconfig for this server (plain HTTP on loopback, no credentials).
-    public func kubeconfig(context: String = "lucid-dev") -> String {
-        """
+    /// A kubeconfig for this server: with `token`, or (RBAC on) the admin's token, else no
+    /// credentials; with RBAC on, HTTPS and the CA to verify it.
+    public func kubeconfig(context: String = "lucid-dev", token: String? = nil, namespace: String = "default") -> String {
+        let credential = token ?? (configuration.rbac ? admin : nil)
+        let user = credential.map { "\n    token: \($0)" } ?? " {}"
+        let authority = certificateAuthority.map { "\n    certificate-authority-data: \(Data($0.utf8).base64EncodedString())" } ?? ""
+        return """
         apiVersion: v1
         kind: Config
         clusters:
         - name: \(context)
           cluster:
-            server: \(url)
+            server: \(url)\(authority)
         users:
         - name: \(context)
-          user: {}
+          user:\(user)
         contexts:
         - name: \(context)
           context:
             cluster: \(context)
             user: \(context)
-            namespace: default
+            namespace: \(namespace)
         current-context: \(context)
 
         """
@@ -156,6 +195,11 @@ public final class APIServer: Sendable {
         let segments = path.split(separator: "/").map(String.init)
         let current = faults.withLock { $0 }
         if current.latency > .zero { try await Task.sleep(for: current.latency) }
+        let user: UserInfo
+        switch admit(request, RequestAttributes.parse(method: request.method, path: path, query: query)) {
+        case .success(let admitted): user = admitted
+        case .failure(let refusal): return try await fail(writer, refusal)
+        }
 
         switch segments {
         case ["version"]: return try await send(writer, 200, Discovery.version())
@@ -198,7 +242,7 @@ public final class APIServer: Sendable {
             return try await writer.respond(status: failure.code, headers: headers, body: failure.status.serialized())
         }
         do {
-            try await serve(verb, route, request, query, writer, current)
+            try await serve(verb, route, request, query, writer, current, user: user)
         } catch let error as APIError {
             try await fail(writer, error)
         }
@@ -236,7 +280,7 @@ public final class APIServer: Sendable {
         let name = rest.first
         rest = rest.dropFirst()
         let sub = rest.first
-        if let sub, sub != "status" { return nil }
+        if let sub, sub != "status", !type.subresources.contains(where: { $0.name == sub }) { return nil }
         if sub == "status" && !type.hasStatus { return nil }
         return Route(type: type, namespace: namespace, name: name, subresource: sub)
     }
@@ -247,7 +291,7 @@ public final class APIServer: Sendable {
         case "POST": "create"
         case "PUT": "update"
         case "PATCH": "patch"
-        case "DELETE": "delete"
+        case "DELETE": route.name == nil ? "deletecollection" : "delete"
         default: method.lowercased()
         }
     }
@@ -274,7 +318,14 @@ public final class APIServer: Sendable {
     // MARK: verbs
 
     func serve(_ verb: String, _ route: Route, _ request: LoopbackRequest, _ query: [String: String],
-               _ writer: LoopbackResponseWriter, _ faults: Faults) async throws {
+               _ writer: LoopbackResponseWriter, _ faults: Faults, user: UserInfo) async throws {
+        if route.type.virtual || route.subresource == "token" {
+            guard verb == "create" else {
+                throw APIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+            }
+            let (code, answer) = try review(route, try Self.body(request), user: user, dryRun: query["dryRun"] == "All")
+            return try await send(writer, code, answer)
+        }
         // events.k8s.io/v1 is a view of the core/v1 Event store.
         let view = EventConversion.isEventsView(route.type)
         var route = route
@@ -288,6 +339,10 @@ public final class APIServer: Sendable {
         options.strictFields = query["fieldValidation"] == "Strict"
         options.dryRun = query["dryRun"] == "All"
         options.fieldManager = query["fieldManager"]
+        if configuration.rbac, rt.group == "rbac.authorization.k8s.io", !user.isMaster {
+            let snapshot = rbac()
+            options.admit = { rt, object in Escalation.check(rt, object, user: user, snapshot: snapshot) }
+        }
         let labels = try query["labelSelector"].flatMap { text throws(APIError) -> LabelSelector? in
             do throws(LabelSelector.ParseError) { return try LabelSelector(text) } catch { throw APIError.badRequest(error.message) }
         }
@@ -343,11 +398,28 @@ public final class APIServer: Sendable {
 
         case "patch":
             guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "PATCH needs a name") }
-            let (result, created) = try patch(rt, route, name, request, query, options, view: view)
+            let creating = RequestAttributes(isResourceRequest: true, path: String(request.path), verb: "create", apiGroup: rt.group, apiVersion: rt.version,
+                                             resource: rt.resource, subresource: route.subresource ?? "", namespace: route.namespace ?? "", name: name)
+            // Checked inside the store's lock: with the RBAC objects as of now, read before it.
+            let snapshot = configuration.rbac ? rbac() : nil
+            let (result, created) = try patch(rt, route, name, request, query, options, view: view, mayCreate: { [self] () throws(APIError) in
+                if let denied = check(user, creating, snapshot: snapshot) { throw denied }
+            })
             try await send(writer, created ? 201 : 200, out(result))
 
+        case "deletecollection":
+            let deleted = try store.state.withLock { s throws(APIError) -> [JSON] in
+                let items = s.list(rt, namespace: route.namespace, labels: labels, fields: fields, limit: nil, after: nil).items
+                return try items.map { item throws(APIError) in
+                    try s.delete(rt, namespace: item[path: "metadata", "namespace"]?.stringValue, name: item[path: "metadata", "name"]?.stringValue ?? "",
+                                 propagation: query["propagationPolicy"], agent: request.header("user-agent") ?? "", preconditions: (nil, nil), historyLimit: window)
+                }
+            }
+            try await writeList(writer, view ? route.type : rt, view ? deleted.map(out) : deleted, ["resourceVersion": .string(resourceVersion)],
+                                apiVersion: view ? "events.k8s.io/v1" : nil)
+
         case "delete":
-            guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "deleting a collection is not supported") }
+            guard let name = route.name else { throw APIError(code: 405, reason: "MethodNotAllowed", message: "DELETE needs a name") }
             let options = request.body.isEmpty ? JSON.object([:]) : try Self.body(request)
             let propagation = options["propagationPolicy"]?.stringValue ?? query["propagationPolicy"]
             let agent = request.header("user-agent") ?? ""
@@ -366,7 +438,7 @@ public final class APIServer: Sendable {
     /// Applies a merge, JSON, strategic-merge or apply patch under the lock, as one update
     /// (or a create, for server-side apply of a new object).
     func patch(_ rt: ResourceType, _ route: Route, _ name: String, _ request: LoopbackRequest, _ query: [String: String],
-               _ options: WriteOptions, view: Bool = false) throws(APIError) -> (JSON, Bool) {
+               _ options: WriteOptions, view: Bool = false, mayCreate: () throws(APIError) -> Void = {}) throws(APIError) -> (JSON, Bool) {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
         let body = try Self.body(request)
         let window = configuration.historyWindow
@@ -397,6 +469,8 @@ public final class APIServer: Sendable {
                 var applyOptions = options
                 applyOptions.managedFields = entries
                 guard existing != nil else {
+                    // Server-side apply that creates needs `create` as well as `patch`, as on a real server.
+                    try mayCreate()
                     var object = stored(merged)
                     object["metadata"]?["name"] = .string(name)
                     return (try s.create(rt, namespace: route.namespace, object, options: applyOptions, historyLimit: window), true)

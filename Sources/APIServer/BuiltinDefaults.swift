@@ -241,9 +241,11 @@ enum BuiltinDefaults {
         if let subjects = o["subjects"]?.arrayValue {
             o["subjects"] = .array(subjects.map { s in
                 var subject = s
-                if subject["apiGroup"] == nil {
-                    subject["apiGroup"] = subject["kind"]?.stringValue == "ServiceAccount" ? "" : "rbac.authorization.k8s.io"
+                // A ServiceAccount's default group is "", which the API omits (omitempty).
+                if subject["apiGroup"] == nil, subject["kind"]?.stringValue != "ServiceAccount" {
+                    subject["apiGroup"] = "rbac.authorization.k8s.io"
                 }
+                if subject["apiGroup"] == "" { subject["apiGroup"] = nil }
                 return subject
             })
         }

@@ -19,23 +19,42 @@ struct ResourceType: Sendable {
     var printerColumns: [JSON] = []
     /// The CRD that defines it, if any.
     var crdName: String?
+    /// The verbs it serves, as discovery lists them.
+    var verbs: [String] = Self.standardVerbs
+    /// Not stored: a create-only kind the server answers itself (access and token reviews).
+    var virtual = false
+    /// Subresources other than `status` (`serviceaccounts/token`).
+    var subresources: [Subresource] = []
+
+    /// A subresource with a kind of its own.
+    struct Subresource: Sendable {
+        var name: String
+        var group: String
+        var version: String
+        var kind: String
+        var verbs: [String]
+    }
 
     var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     var groupVersion: String { apiVersion }
     var key: String { "\(group)/\(version)/\(resource)" }
 
-    static let verbs: [JSON] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    static let standardVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
     /// The APIResource entries of discovery (the resource and its status subresource).
     var discoveryEntries: [JSON] {
         var main: JSON = ["name": .string(resource), "singularName": .string(singular), "namespaced": .bool(namespaced),
-                          "kind": .string(kind), "verbs": .array(Self.verbs)]
+                          "kind": .string(kind), "verbs": .array(verbs.map { .string($0) })]
         if !shortNames.isEmpty { main["shortNames"] = .array(shortNames.map { .string($0) }) }
         if !categories.isEmpty { main["categories"] = .array(categories.map { .string($0) }) }
         var entries = [main]
         if hasStatus {
             entries.append(["name": .string("\(resource)/status"), "singularName": "", "namespaced": .bool(namespaced),
                             "kind": .string(kind), "verbs": ["get", "patch", "update"]])
+        }
+        for sub in subresources {
+            entries.append(["name": .string("\(resource)/\(sub.name)"), "singularName": "", "namespaced": .bool(namespaced), "group": .string(sub.group),
+                            "version": .string(sub.version), "kind": .string(sub.kind), "verbs": .array(sub.verbs.map { .string($0) })])
         }
         return entries
     }
@@ -52,7 +71,24 @@ struct ResourceType: Sendable {
         ResourceType(group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", singular: "lease", namespaced: true, hasStatus: false),
         ResourceType(group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", singular: "endpointslice", namespaced: true, hasStatus: false),
         ResourceType(group: "networking.k8s.io", version: "v1", resource: "networkpolicies", kind: "NetworkPolicy", singular: "networkpolicy", namespaced: true, shortNames: ["netpol"], hasStatus: false),
-        ResourceType(group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], hasStatus: false),
+        ResourceType(group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], hasStatus: false,
+                     subresources: [Subresource(name: "token", group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"])]),
+        ResourceType(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", singular: "deployment", namespaced: true, shortNames: ["deploy"],
+                     categories: ["all"], hasStatus: true),
+        ResourceType(group: "policy", version: "v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", singular: "poddisruptionbudget", namespaced: true,
+                     shortNames: ["pdb"], hasStatus: true),
+        // Stored only: admission policies are not evaluated here (see README).
+        ResourceType(group: "admissionregistration.k8s.io", version: "v1", resource: "validatingadmissionpolicies", kind: "ValidatingAdmissionPolicy",
+                     singular: "validatingadmissionpolicy", namespaced: false, categories: ["api-extensions"], hasStatus: true),
+        ResourceType(group: "admissionregistration.k8s.io", version: "v1", resource: "validatingadmissionpolicybindings",
+                     kind: "ValidatingAdmissionPolicyBinding", singular: "validatingadmissionpolicybinding", namespaced: false,
+                     categories: ["api-extensions"], hasStatus: false),
+        review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+        review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+        review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"),
+        review("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced: true),
+        review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
+        review("authentication.k8s.io", "tokenreviews", "TokenReview"),
         ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role", singular: "role", namespaced: true, hasStatus: false),
         ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", singular: "clusterrole", namespaced: false, hasStatus: false),
         ResourceType(group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding", singular: "rolebinding", namespaced: true, hasStatus: false),
@@ -60,6 +96,12 @@ struct ResourceType: Sendable {
         ResourceType(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition",
                      singular: "customresourcedefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], hasStatus: true),
     ]
+
+    /// A create-only review kind (authorization.k8s.io, authentication.k8s.io/v1).
+    static func review(_ group: String, _ resource: String, _ kind: String, namespaced: Bool = false) -> ResourceType {
+        ResourceType(group: group, version: "v1", resource: resource, kind: kind, singular: kind.lowercased(), namespaced: namespaced, hasStatus: false,
+                     verbs: ["create"], virtual: true)
+    }
 
     /// The resource types a CRD defines (one per served version), or an error naming the field.
     static func from(crd: JSON) -> Result<[ResourceType], FieldError> {

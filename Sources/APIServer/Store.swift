@@ -135,6 +135,8 @@ final class Store: Sendable {
         var nextNodePort: Int64 = 30000
         /// Namespaces being deleted, whose last object's removal lets them go.
         var terminating: Set<String> = []
+        /// Bumped by every change to a Role, ClusterRole or binding (the authorizer's cache key).
+        var rbacVersion: UInt64 = 0
     }
 
     struct DependentRef: Hashable, Sendable {
@@ -165,6 +167,8 @@ struct WriteOptions: Sendable {
     var fieldManager: String?
     /// managedFields computed by server-side apply; other writes record an Update entry.
     var managedFields: [ManagedFields.Entry]?
+    /// A last check of the object about to be stored (RBAC escalation prevention): its refusal.
+    var admit: (@Sendable (ResourceType, JSON) -> APIError?)?
 }
 
 extension Store.State {
@@ -250,6 +254,31 @@ extension Store.State {
             historyHead = 0
         }
         for watcher in watchers.values { watcher.deliver(event) }
+        if rt.group == "rbac.authorization.k8s.io" { rbacVersion += 1 }
+    }
+
+    static let clusterRolesKey = "rbac.authorization.k8s.io/v1/clusterroles"
+
+    /// ClusterRole aggregation (`aggregationRule`), run after any ClusterRole changes: each
+    /// aggregated role's rules become those of the roles its selectors match, written as the
+    /// aggregation controller would (a MODIFIED event), until nothing changes.
+    mutating func aggregateClusterRoles(historyLimit: Int) {
+        guard let rt = types[Self.clusterRolesKey] else { return }
+        for _ in 0..<8 {
+            let wanted = ClusterRoleAggregation.rules(Array((objects[Self.clusterRolesKey] ?? [:]).values))
+            var changed = false
+            for (name, rules) in wanted.sorted(by: { $0.key < $1.key }) {
+                let key = ObjectKey(namespace: "", name: name)
+                guard var role = objects[Self.clusterRolesKey]?[key], (role["rules"]?.arrayValue ?? []) != rules else { continue }
+                let previous = role
+                role["rules"] = .array(rules)
+                role["metadata"]?["resourceVersion"] = .string(nextVersion())
+                objects[Self.clusterRolesKey]![key] = role
+                record("MODIFIED", rt, role, previous: previous, historyLimit: historyLimit)
+                changed = true
+            }
+            if !changed { return }
+        }
     }
 
     private mutating func count(_ verb: String, _ rt: ResourceType, agent: String = "") {
@@ -321,6 +350,7 @@ extension Store.State {
         count("create", rt, agent: options.agent)
         record("ADDED", rt, object, previous: nil, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { try registerCRD(object, historyLimit: historyLimit) }
+        if rt.key == Self.clusterRolesKey { aggregateClusterRoles(historyLimit: historyLimit) }
         return objects[rt.key]![key]!
     }
 
@@ -387,6 +417,10 @@ extension Store.State {
         indexOwners(rt, key, object, previous: old)
         record("MODIFIED", rt, object, previous: old, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" && !status { try registerCRD(object, historyLimit: historyLimit) }
+        if rt.key == Self.clusterRolesKey {
+            aggregateClusterRoles(historyLimit: historyLimit)
+            return objects[rt.key]?[key] ?? object
+        }
         if rt.key == "/v1/namespaces", object[path: "metadata", "deletionTimestamp"] != nil {
             advanceNamespace(name, historyLimit: historyLimit)
             return objects[rt.key]?[key] ?? object
@@ -507,6 +541,7 @@ extension Store.State {
         indexOwners(rt, key, nil, previous: previous)
         record("DELETED", rt, object, previous: previous, historyLimit: historyLimit)
         if rt.resource == "customresourcedefinitions" { unregisterCRD(object, historyLimit: historyLimit) }
+        if rt.key == Self.clusterRolesKey { aggregateClusterRoles(historyLimit: historyLimit) }
         if rt.namespaced, terminating.contains(key.namespace) { advanceNamespace(key.namespace, historyLimit: historyLimit) }
         if let uid = object[path: "metadata", "uid"]?.stringValue, let refs = dependents.removeValue(forKey: uid) {
             for ref in refs.sorted(by: { $0.key < $1.key }) {
@@ -579,6 +614,7 @@ extension Store.State {
             if !errors.isEmpty {
                 throw APIError.invalid(rt, name, errors.map { FieldError(FieldError.Kind(rawValue: $0.kind) ?? .invalid, $0.field, $0.detail) })
             }
+            if let refusal = options.admit?(rt, object) { throw refusal }
             return object
         }
         return try Self.admitCustomResource(rt, schema, object, old: old, options: options)
@@ -604,7 +640,9 @@ extension Store.State {
         }
         value = schema.pruning(value).0
         value = schema.applyingDefaults(to: value)
-        var errors = SchemaValidator().validate(value, schema, at: "")
+        // The root metadata is validated by the server itself, never against the schema: a
+        // schema that requires it (as Argo CD's do) is met by every object.
+        var errors = SchemaValidator().validate(value, schema, at: "").filter { !($0.kind == .required && $0.field == "metadata") }
         if errors.isEmpty {
             func ruleView(_ full: JSON, _ pruned: JSON) -> JSON {
                 var v = pruned
@@ -637,6 +675,13 @@ extension Store.State {
     }
 
     static func validateName(_ rt: ResourceType, _ name: String) throws(APIError) {
+        // RBAC objects are named like path segments (`system:discovery`), as on a real server.
+        if rt.group == "rbac.authorization.k8s.io" {
+            let problem = name == "." || name == ".." ? "may not be '\(name)'"
+                : ["/", "%"].first(where: { name.contains($0) }).map { "may not contain '\($0)'" }
+            if let problem { throw APIError.invalid(rt, name, [FieldError(.invalid, "metadata.name", "Invalid value: \"\(name)\": \(problem)")]) }
+            return
+        }
         let ok = name.count <= 253 && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }
             && name.first.map { $0.isLetter || $0.isNumber } == true && name.last.map { $0.isLetter || $0.isNumber } == true
         guard ok else {

@@ -2,6 +2,7 @@ import APIServer
 import ArgumentParser
 import EtcdServer
 import Foundation
+import HTTP
 import KubeClient
 import Logging
 import LucidAPI
@@ -34,6 +35,10 @@ struct DevCommand: AsyncParsableCommand {
     @OptionGroup(title: "Payouts") var payouts: PayoutOptions
     @OptionGroup(title: "Payouts in dev") var devPayouts: DevPayoutOptions
     @OptionGroup(title: "Service registry (default: a real etcd started for dev)") var registry: RegistryFlags
+    @Flag(help: """
+        Authenticate and authorize with RBAC, as a real cluster: the server speaks HTTPS, the kubeconfig holds the admin's         token, and the controllers run as ServiceAccount lucid-system/lucid-operator with the rights --rbac-manifest gives it.
+        """) var rbac = false
+    @Option(help: "With --rbac: the ServiceAccount, roles and bindings installed for the operator.") var rbacManifest = "manifests/default/rbac.yaml"
 
     func run() async throws {
         var faults = APIServer.Faults()
@@ -42,7 +47,7 @@ struct DevCommand: AsyncParsableCommand {
         faults.latency = .milliseconds(latencyMs)
         faults.dropWatchesAfter = dropWatchesEvery.map { .seconds($0) }
         faults.forceGone = forceGone
-        let configuration = APIServer.Configuration(historyWindow: historyWindow, bookmarkInterval: .seconds(bookmarkSeconds), faults: faults)
+        let configuration = APIServer.Configuration(historyWindow: historyWindow, bookmarkInterval: .seconds(bookmarkSeconds), faults: faults, rbac: rbac)
 
         OperatorMetrics.bootstrap()
         let logger = Logger(label: "lucid.dev")
@@ -59,8 +64,9 @@ struct DevCommand: AsyncParsableCommand {
         var devEtcd: EtcdServer?
         if !noControllers { (settings.registry, devEtcd) = try await registry.devSettings() }
         defer { devEtcd?.stop() }
-        let service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
+        var service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
                                         controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, payouts: dev, logger: logger)
+        if rbac { service.rbacManifest = rbacManifest }
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -75,6 +81,8 @@ struct EmbeddedAPIServer: Service {
     let samplesPath: String?
     let payouts: DevPayouts?
     let logger: Logger
+    /// With RBAC: the operator's ServiceAccount, roles and bindings (it runs with that token).
+    var rbacManifest: String?
 
     func run() async throws {
         let path = URL(fileURLWithPath: kubeconfigPath).standardizedFileURL.path
@@ -87,6 +95,15 @@ struct EmbeddedAPIServer: Service {
                     try server.install(try YAML.parseAll(try String(contentsOfFile: "\(samplesPath)/\(file)", encoding: .utf8)).filter { $0 != .null })
                 }
                 logger.info("samples loaded", metadata: ["path": "\(samplesPath)", "files": "\(files.count)"])
+            }
+            var operatorConfig = KubeConfig(server: server.url)
+            if let rbacManifest, controllers != nil {
+                try server.install([["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "lucid-system"]]])
+                try server.install(try YAML.parseAll(try String(contentsOfFile: rbacManifest, encoding: .utf8)).filter { $0 != .null })
+                let token = try server.token(forServiceAccount: "lucid-operator", namespace: "lucid-system", expiresIn: .seconds(366 * 86_400))
+                operatorConfig = KubeConfig(server: server.url, tls: TLSConfiguration(certificateAuthority: server.certificateAuthority.map { .pem(Array($0.utf8)) }),
+                                            credentials: .token(token))
+                logger.info("RBAC on: the controllers run as system:serviceaccount:lucid-system:lucid-operator", metadata: ["rbac": "\(rbacManifest)"])
             }
             try server.kubeconfig().write(toFile: path, atomically: true, encoding: .utf8)
             logger.info("API server listening", metadata: ["url": "\(server.url)", "kubeconfig": "\(path)"])
@@ -103,8 +120,13 @@ struct EmbeddedAPIServer: Service {
             banner += payouts?.banner(kubeconfig: path) ?? ""
             FileHandle.standardOutput.write(Data(banner.utf8))
             if let settings = controllers {
-                let services = try await OperatorCore(config: KubeConfig(server: server.url), settings: settings, logger: logger).services()
-                    + (try payouts?.services(serverURL: server.url, logger: logger) ?? []).map { .init(service: $0) }
+                // The dev Job runner plays the Job controller and kubelet: it acts as the admin.
+                var runnerConfig = KubeConfig(server: server.url)
+                if rbacManifest != nil {
+                    runnerConfig = KubeConfig(server: server.url, tls: operatorConfig.tls, credentials: .token(server.adminToken))
+                }
+                let services = try await OperatorCore(config: operatorConfig, settings: settings, logger: logger).services()
+                    + (try payouts?.services(config: runnerConfig, logger: logger) ?? []).map { .init(service: $0) }
                 // A group inside this service: it stops when `dev` is shut down gracefully.
                 try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
             } else {

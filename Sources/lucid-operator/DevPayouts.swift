@@ -52,8 +52,8 @@ struct DevPayouts: Sendable {
     }
 
     /// The simulated chain (if any) and the Job runner, against the server at `serverURL`.
-    func services(serverURL: String, logger: Logger) throws -> [any Service] {
-        let client = try KubeClient(config: KubeConfig(server: serverURL), retry: RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(50)))
+    func services(config: KubeConfig, logger: Logger) throws -> [any Service] {
+        let client = try KubeClient(config: config, retry: RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(50)))
         let runner = DevJobRunner(client: client, configuration: DevJobRunner.Configuration(payoutBinary: payoutBinary), logger: logger)
         return (fakeChainPort.map { [FakeChain(port: $0)] } ?? []) + [runner]
     }
