@@ -125,7 +125,7 @@ let package = Package(
             path: "Benchmarks/APIServerBenchmark"),
         .executableTarget(
             name: "operator-benchmark",
-            dependencies: ["APIServer", "HTTP", "KubeClient", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
+            dependencies: ["APIServer", "HTTP", "KubeClient", "LoopbackServer", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
             path: "Benchmarks/OperatorBenchmark"),
 
         .testTarget(name: "CELTests", dependencies: ["CEL", "StructuralSchema", "LucidAPI", "YAML"]),
