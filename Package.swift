@@ -61,6 +61,8 @@ let package = Package(
             ]),
         .target(name: "LucidAPI", dependencies: ["StructuralSchema", "YAML", "Tron"]),
         .target(name: "Mesh", dependencies: ["LucidAPI", "YAML", "Tron"]),
+        // `lucid-operator validate`: manifests checked offline (schemas, CEL, semantic rules, references).
+        .target(name: "ManifestValidation", dependencies: ["LucidAPI", "Mesh", "StructuralSchema", "YAML"]),
         // The payout state machine, the Job builder and reader: pure.
         .target(name: "Payouts", dependencies: ["LucidAPI", "Tron", "YAML"]),
         .target(
@@ -74,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "lucid-operator",
             dependencies: [
-                "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP",
+                "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP", "ManifestValidation",
                 "Payouts", "Tron", "DevJobRunner", "FakeTronGrid", "LoopbackServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -141,6 +143,7 @@ let package = Package(
         .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
         .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML"], exclude: ["Golden"]),
+        .testTarget(name: "ValidateTests", dependencies: ["ManifestValidation", "YAML"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
         .testTarget(
             name: "DevJobRunnerTests",

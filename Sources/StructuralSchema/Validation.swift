@@ -137,15 +137,25 @@ public struct SchemaValidator {
 
 extension Schema {
     /// Fills in defaults for absent fields, recursively (as the API server does before validation).
+    /// A `null` where the schema does not allow one (not `nullable`) counts as absent, as in
+    /// apiextensions' defaulting: it takes the default, or is dropped when there is none.
     public func applyingDefaults(to value: JSON) -> JSON {
         switch value {
         case .object(var object):
             for (name, schema) in properties {
+                if object[name] == .null && !schema.nullable { object[name] = nil }
                 if object[name] == nil, let d = schema.defaultValue { object[name] = d }
                 if let child = object[name] { object[name] = schema.applyingDefaults(to: child) }
             }
             if let valueSchema = additionalProperties {
-                for key in object.keys { object[key] = valueSchema.applyingDefaults(to: object[key]!) }
+                for key in object.keys {
+                    guard let child = object[key] else { continue }
+                    if child == .null && !valueSchema.nullable {
+                        object[key] = valueSchema.defaultValue.map { valueSchema.applyingDefaults(to: $0) }
+                    } else {
+                        object[key] = valueSchema.applyingDefaults(to: child)
+                    }
+                }
             }
             return .object(object)
         case .array(let items):

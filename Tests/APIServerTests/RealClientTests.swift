@@ -175,7 +175,7 @@ import YAML
                  "  source: api-gateway\n  destination: tron-payment\n  rules:\n  - {action: allow}\n  - {action: mirror}",
                  #"spec.rules[1].mirror: Invalid value: "object": a mirror rule needs mirror.service"#),
                 ("SecurityPolicy",
-                 "  source: api-gateway\n  destination: tron-payment\n  rules:\n  - {action: require-auth, authentication: {methods: [api-key]}}",
+                 "  source: api-gateway\n  destination: tron-payment\n  rules:\n  - {action: require-auth, authentication: {methods: [api-key], apiKey: {secretRef: {name: admin-api-keys}}}}",
                  "  source: api-gateway\n  destination: tron-payment\n  rules:\n  - {action: require-auth, authentication: {methods: []}}",
                  #"spec.rules[0].authentication.methods: Invalid value: "object": a require-auth rule needs authentication.methods"#),
                 ("SecurityPolicy",
@@ -210,9 +210,13 @@ import YAML
                 #expect(changed.status != 0, "\(field) changed")
                 #expect(changed.output.contains("spec.\(field): Invalid value: \"string\": cannot change once the payout is created"), "\(changed.output)")
             }
-            let approved = original.replacingOccurrences(of: "spec:\n", with: "spec:\n  approval: {decision: Approved, by: admin}\n")
-            let approval = try await kubectl("apply", "-f", try kubectl.scratch.write("payout-approved.yaml", approved))
-            #expect(approval.status == 0, "\(approval.output)")
+            // An approval is a resource of its own, fixed once made.
+            #expect(try await kubectl("apply", "-f", "\(samples)/51-payout-approval.yaml").status == 0)
+            let approvals = try String(contentsOfFile: "\(samples)/51-payout-approval.yaml", encoding: .utf8)
+            let reversed = try await kubectl("apply", "-f", try kubectl.scratch.write("approval-changed.yaml",
+                approvals.replacingOccurrences(of: "decision: Approved", with: "decision: Rejected")))
+            #expect(reversed.status != 0, "an approval changed")
+            #expect(reversed.output.contains("an approval cannot be changed; create another"), "\(reversed.output)")
         }
     }
 
