@@ -135,7 +135,10 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP", "ControllerRuntime"],
                     exclude: ["Corpus", "Python"]),
-        .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "KubeClient", "APIServer", "YAML"]),
+        .testTarget(name: "ControllerRuntimeTests", dependencies: [
+            "ControllerRuntime", "KubeClient", "APIServer", "YAML", "LoopbackServer",
+            .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML", "LoopbackServer"]),
         .testTarget(name: "OperatorTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),

@@ -136,13 +136,7 @@ enum Bench {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: operatorBinary)
-            var prefix: [String] = []
-            // LUCID_BENCH_PERF=FILE profiles the converging operator with perf (figures then include perf's cost).
-            if let perf = ProcessInfo.processInfo.environment["LUCID_BENCH_PERF"], name.hasPrefix("bench") {
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
-                prefix = ["record", "-F", "499", "-g", "-o", perf, "--", operatorBinary]
-            }
-            p.arguments = prefix + ["run", "--kubeconfig", kubeconfig, "--no-leader-elect", "--identity", name,
+            p.arguments = ["run", "--kubeconfig", kubeconfig, "--no-leader-elect", "--identity", name,
                            "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0"]
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             p.standardOutput = handle
@@ -302,6 +296,10 @@ enum Bench {
             let started = ContinuousClock.now
             let op = try OperatorProcess(kubeconfig: kubeconfig, folder: folder, name: "bench-\(n)")
             defer { op.stop() }
+            // LUCID_BENCH_PERF=FILE samples the converging operator with perf (figures then include perf's cost).
+            let perf = try ProcessInfo.processInfo.environment["LUCID_BENCH_PERF"].map { file in
+                try ChildProcess("perf", ["record", "-F", "499", "-g", "-o", file, "-p", String(op.pid)], lifetime: .seconds(600))
+            }
             let probePort = try await op.probePort()
             let health = Task { await healthzLatencies(probePort) { convergence.converged(n) } }
             while !convergence.converged(n) {
@@ -315,6 +313,10 @@ enum Bench {
                 try await Task.sleep(for: .milliseconds(10))
             }
             let converge = ContinuousClock.now - started
+            if let perf {
+                _ = try await ChildProcess.run("pkill", ["-INT", "-P", String(perf.pid)])
+                _ = await perf.exit()
+            }
             let healthz = await health.value
             let sidecars = try await client.listAll(.configMaps, namespace: namespace,
                                                     options: ListOptions(labelSelector: "app.kubernetes.io/managed-by=lucid-operator")).items.count
