@@ -34,6 +34,8 @@ let package = Package(
             providers: [.apt(["libsecp256k1-dev"])]),
         // Typed wrappers for libcurl's variadic setopt/getinfo, which Swift cannot call.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // glibc's malloc_trim, which the Glibc module does not export.
+        .target(name: "CHeap"),
 
         .target(
             name: "HTTP",
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "ControllerRuntime",
             dependencies: [
-                "KubeClient", "YAML",
+                "KubeClient", "YAML", "CHeap",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
