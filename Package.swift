@@ -35,6 +35,8 @@ let package = Package(
             providers: [.apt(["libsecp256k1-dev"])]),
         // Typed wrappers for libcurl's variadic setopt/getinfo, which Swift cannot call.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // glibc's malloc_trim, which the Glibc module does not export.
+        .target(name: "CHeap"),
 
         .target(
             name: "HTTP",
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "ControllerRuntime",
             dependencies: [
-                "KubeClient", "YAML",
+                "KubeClient", "YAML", "CHeap",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,7 +135,7 @@ let package = Package(
             path: "Benchmarks/APIServerBenchmark"),
         .executableTarget(
             name: "operator-benchmark",
-            dependencies: ["APIServer", "HTTP", "KubeClient", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
+            dependencies: ["APIServer", "HTTP", "KubeClient", "LoopbackServer", "LucidAPI", "Mesh", "YAML", "lucid-operator"],
             path: "Benchmarks/OperatorBenchmark"),
         .executableTarget(
             name: "registry-benchmark",
@@ -145,7 +147,10 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "LoopbackServer"], exclude: ["Corpus", "pyyaml_to_json.py"]),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "LucidAPI", "StructuralSchema", "YAML", "LoopbackServer", "HTTP", "ControllerRuntime"],
                     exclude: ["Corpus", "Python"]),
-        .testTarget(name: "ControllerRuntimeTests", dependencies: ["ControllerRuntime", "KubeClient", "APIServer", "YAML"]),
+        .testTarget(name: "ControllerRuntimeTests", dependencies: [
+            "ControllerRuntime", "KubeClient", "APIServer", "YAML", "LoopbackServer",
+            .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML", "LoopbackServer"]),
         .testTarget(name: "OperatorTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),

@@ -13,6 +13,7 @@ import APIServer
 import Foundation
 import HTTP
 import KubeClient
+import LoopbackServer
 import LucidAPI
 import Mesh
 import Synchronization
@@ -187,38 +188,58 @@ enum Bench {
         let configMaps = Mutex<[String: String]>([:])  // name → config hash
         let changed = Mutex<[String: ContinuousClock.Instant]>([:])
 
-        func follow(_ client: KubeClient, from: String) -> [Task<Void, Never>] {
-            let policyTask = Task {
-                guard let stream = try? await client.watch(policies, namespace: namespace, options: WatchOptions(resourceVersion: from)) else { return }
-                do {
-                    for try await event in stream where event.type != .bookmark {
-                        let o = event.object
-                        guard let name = o[path: "metadata", "name"]?.stringValue else { continue }
-                        let isReady = o[path: "status", "conditions"]?[0]?["status"] == "True"
-                            && o[path: "status", "observedGeneration"] == o[path: "metadata", "generation"]
-                        ready.withLock { if isReady { $0.insert(name) } else { $0.remove(name) } }
-                    }
-                } catch {}
+        /// Policies' readiness (the operator writes a policy's status after its sidecar).
+        func followPolicies(_ client: KubeClient, from: String) -> Task<Void, Never> {
+            Task {
+                await Self.watch(client, policies, from: from) { event in
+                    let o = event.object
+                    guard let name = o[path: "metadata", "name"]?.stringValue else { return }
+                    let isReady = o[path: "status", "conditions"]?[0]?["status"] == "True"
+                        && o[path: "status", "observedGeneration"] == o[path: "metadata", "generation"]
+                    self.ready.withLock { if isReady { $0.insert(name) } else { $0.remove(name) } }
+                }
             }
-            let configMapTask = Task {
-                guard let stream = try? await client.watch(.configMaps, namespace: namespace, options: WatchOptions(resourceVersion: from)) else { return }
-                do {
-                    for try await event in stream where event.type == .added || event.type == .modified {
-                        guard let name = event.object[path: "metadata", "name"]?.stringValue else { continue }
-                        let hash = event.object[path: "metadata", "annotations", "mesh.lucid.io/config-hash"]?.stringValue ?? ""
-                        let now = ContinuousClock.now
-                        let moved = configMaps.withLock { m in
-                            defer { m[name] = hash }
-                            return m[name] != hash
-                        }
-                        if moved { changed.withLock { $0[name] = now } }
-                    }
-                } catch {}
-            }
-            return [policyTask, configMapTask]
         }
 
-        func converged(_ n: Int) -> Bool { ready.withLock { $0.count } == n && configMaps.withLock { $0.count } == n }
+        /// Sidecar ConfigMaps' hashes and when each last changed (for the edit latencies).
+        func followConfigMaps(_ client: KubeClient, from: String) -> Task<Void, Never> {
+            Task {
+                await Self.watch(client, .configMaps, from: from) { event in
+                    guard event.type == .added || event.type == .modified, let name = event.object[path: "metadata", "name"]?.stringValue else { return }
+                    let hash = event.object[path: "metadata", "annotations", "mesh.lucid.io/config-hash"]?.stringValue ?? ""
+                    let now = ContinuousClock.now
+                    let moved = self.configMaps.withLock { m in
+                        defer { m[name] = hash }
+                        return m[name] != hash
+                    }
+                    if moved { self.changed.withLock { $0[name] = now } }
+                }
+            }
+        }
+
+        /// Watches until cancelled, resuming from the last version seen when a watch ends.
+        static func watch(_ client: KubeClient, _ resource: GroupVersionResource, from: String, _ handle: (WatchEvent) -> Void) async {
+            var version = from
+            while !Task.isCancelled {
+                do {
+                    let stream = try await client.watch(resource, namespace: namespace, options: WatchOptions(resourceVersion: version, allowWatchBookmarks: true))
+                    for try await event in stream {
+                        if let rv = event.resourceVersion { version = rv }
+                        if event.type == .error {
+                            FileHandle.standardError.write(Data("benchmark watch of \(resource): \(event.status?.message ?? "error")\n".utf8))
+                            break
+                        }
+                        if event.type != .bookmark { handle(event) }
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    FileHandle.standardError.write(Data("benchmark watch of \(resource) ended: \(error)\n".utf8))
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+
+        func converged(_ n: Int) -> Bool { ready.withLock { $0.count } == n }
     }
 
     static func healthzLatencies(_ port: Int, until done: @escaping @Sendable () -> Bool) async -> [Duration] {
@@ -266,22 +287,40 @@ enum Bench {
             try server.kubeconfig().write(toFile: kubeconfig, atomically: true, encoding: .utf8)
             let client = try KubeClient(config: KubeConfig(server: server.url))
             let convergence = Convergence()
-            let watches = convergence.follow(client, from: server.resourceVersion)
-            defer { for w in watches { w.cancel() } }
+            // Only the policies are watched while the operator converges: the benchmark's own
+            // watchers would cost the shared server (the bare client ran without any).
+            let policyWatch = convergence.followPolicies(client, from: server.resourceVersion)
+            defer { policyWatch.cancel() }
             let writesBefore = server.writes.total
 
             let started = ContinuousClock.now
             let op = try OperatorProcess(kubeconfig: kubeconfig, folder: folder, name: "bench-\(n)")
             defer { op.stop() }
+            // LUCID_BENCH_PERF=FILE samples the converging operator with perf (figures then include perf's cost).
+            let perf = try ProcessInfo.processInfo.environment["LUCID_BENCH_PERF"].map { file in
+                try ChildProcess("perf", ["record", "-F", "499", "-g", "-o", file, "-p", String(op.pid)], lifetime: .seconds(600))
+            }
             let probePort = try await op.probePort()
             let health = Task { await healthzLatencies(probePort) { convergence.converged(n) } }
             while !convergence.converged(n) {
                 guard op.process.isRunning else { throw BenchmarkError("the operator exited: \(op.log)") }
-                if ContinuousClock.now - started > .seconds(Int64(60 + n / 20)) { throw BenchmarkError("no convergence; see \(op.log)") }
+                if ContinuousClock.now - started > .seconds(Int64(60 + n / 20)) {
+                let kept = "/tmp/operator-benchmark-\(n).log"
+                try? FileManager.default.removeItem(atPath: kept)
+                try? FileManager.default.copyItem(atPath: op.log, toPath: kept)
+                throw BenchmarkError("no convergence: \(convergence.ready.withLock { $0.count }) policies ready, \(convergence.configMaps.withLock { $0.count }) ConfigMaps; operator log in \(kept)")
+            }
                 try await Task.sleep(for: .milliseconds(10))
             }
             let converge = ContinuousClock.now - started
+            if let perf {
+                _ = try await ChildProcess.run("pkill", ["-INT", "-P", String(perf.pid)])
+                _ = await perf.exit()
+            }
             let healthz = await health.value
+            let sidecars = try await client.listAll(.configMaps, namespace: namespace,
+                                                    options: ListOptions(labelSelector: "app.kubernetes.io/managed-by=lucid-operator")).items.count
+            guard sidecars == n else { throw BenchmarkError("\(n) policies Ready but \(sidecars) sidecar ConfigMaps") }
             // Let the last writes' own events come back, then count.
             try await Task.sleep(for: .seconds(2))
             let writes = server.writes.total - writesBefore
@@ -290,11 +329,23 @@ enum Bench {
             // Idle: 10 s of nothing.
             let idleWritesBefore = server.writes.total
             let cpuBefore = op.cpu
-            try await Task.sleep(for: .seconds(10))
+            // LUCID_BENCH_PERF_IDLE=FILE samples the idle operator with perf for these 10 s.
+            if let file = ProcessInfo.processInfo.environment["LUCID_BENCH_PERF_IDLE"] {
+                // Spawned with signals unblocked (ChildProcess), so SIGINT ends the recording.
+                let perf = try ChildProcess("perf", ["record", "-F", "999", "-g", "-o", file, "-p", String(op.pid)], lifetime: .seconds(60))
+                try await Task.sleep(for: .seconds(10))
+                kill(perf.pid, SIGINT)
+                _ = try await ChildProcess.run("pkill", ["-INT", "-P", String(perf.pid)])
+                _ = await perf.exit()
+            } else {
+                try await Task.sleep(for: .seconds(10))
+            }
             let idleCPU = op.cpu - cpuBefore
             let idleWrites = server.writes.total - idleWritesBefore
 
             // Edits: one policy's path at a time, until its source's ConfigMap changes.
+            let configMapWatch = convergence.followConfigMaps(client, from: server.resourceVersion)
+            defer { configMapWatch.cancel() }
             var edits: [Duration] = []
             for k in 0..<min(200, n) {
                 let i = (k * 7919) % n

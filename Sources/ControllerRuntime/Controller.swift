@@ -2,6 +2,7 @@ import KubeClient
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 import YAML
 
 /// What a reconcile asks for next.
@@ -21,6 +22,10 @@ public final class Controller: Service, Sendable {
     let workers: Int
     let reconcile: @Sendable (ObjectRef) async throws -> ReconcileResult
     let logger: Logger
+    private let activity = Mutex((completed: 0, inFlight: 0))
+
+    /// Reconciles finished so far and in flight now (what tells the heap trimmer the work settled).
+    public var progress: (completed: Int, inFlight: Int) { activity.withLock { $0 } }
 
     /// `reads` are every informer the reconcile reads (watched or not); `watch` registers how
     /// their changes become keys (see `watches(_:keys:)`).
@@ -83,6 +88,8 @@ public final class Controller: Service, Sendable {
     private func work(_ queue: WorkQueue<ObjectRef>) async {
         let timer = Metrics.Timer(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", name)])
         while let key = await queue.next() {
+            activity.withLock { $0.inFlight += 1 }
+            defer { activity.withLock { $0.inFlight -= 1; $0.completed += 1 } }
             let started = ContinuousClock.now
             do {
                 switch try await reconcile(key) {

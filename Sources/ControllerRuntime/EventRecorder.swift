@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import Logging
+import ServiceLifecycle
 import Synchronization
 import YAML
 
@@ -42,7 +43,21 @@ public struct ObjectReference: Sendable, Equatable, Hashable {
 /// object per window. What it remembers for that is bounded too (objects not heard of for a
 /// window are forgotten; at most `remembered` objects). Failures to record are logged, never
 /// thrown: an Event is a courtesy.
-public final class EventRecorder: Sendable {
+///
+/// Run as a `Service`, it sends Events from its own task, off the reconcile path (as client-go's
+/// broadcaster does): `record` queues (at most `queueLimit` waiting; beyond that the newest are
+/// dropped and logged) and returns. Not running, `record` sends before it returns. On graceful
+/// shutdown what is queued is still sent.
+public final class EventRecorder: Service, Sendable {
+    struct Queue {
+        var running = false
+        var events: [(namespace: String, event: JSON)] = []
+        var head = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var dropped = 0
+        var stopping = false
+    }
+
     struct Recent {
         var count: Int
         var since: ContinuousClock.Instant
@@ -56,11 +71,14 @@ public final class EventRecorder: Sendable {
     let burst: Int
     let remembered: Int
     let logger: Logger
+    let queueLimit: Int
     private let recent = Mutex<[String: Recent]>([:])
+    private let queue = Mutex(Queue())
 
     public init(client: KubeClient, controller: String = "lucid-operator", instance: String, window: Duration = .seconds(300),
-                burst: Int = 25, remembered: Int = 10_000, logger: Logger = Logger(label: "lucid.events")) {
+                burst: Int = 25, remembered: Int = 10_000, queueLimit: Int = 4096, logger: Logger = Logger(label: "lucid.events")) {
         self.client = client
+        self.queueLimit = queueLimit
         self.controller = controller
         self.instance = instance
         self.window = window
@@ -90,8 +108,89 @@ public final class EventRecorder: Sendable {
             "regarding": regarding.json,
         ]
         if let related { event["related"] = related.json }
-        do { _ = try await client.create(.events, namespace: regarding.namespace, event) } catch {
-            logger.debug("event not recorded", metadata: ["regarding": "\(regarding.namespace)/\(regarding.name)", "reason": "\(reason)", "error": "\(error)"])
+        let namespace = regarding.namespace
+        let (queued, wake) = queue.withLock { q -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard q.running else { return (false, nil) }
+            if q.events.count - q.head >= queueLimit {
+                q.dropped += 1
+                return (true, nil)
+            }
+            q.events.append((namespace, event))
+            defer { q.waiter = nil }
+            return (true, q.waiter)
+        }
+        wake?.resume()
+        if !queued { await send(namespace, event) }
+    }
+
+    private func send(_ namespace: String, _ event: JSON) async {
+        do { _ = try await client.create(.events, namespace: namespace, event) } catch {
+            logger.debug("event not recorded", metadata: ["regarding": "\(namespace)/\(event[path: "regarding", "name"]?.stringValue ?? "")",
+                                                          "reason": "\(event["reason"]?.stringValue ?? "")", "error": "\(error)"])
+        }
+    }
+
+    /// Sends queued Events until graceful shutdown (then what is left) or cancellation.
+    public func run() async throws {
+        queue.withLock { q in
+            q.running = true
+            q.stopping = false
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                try? await gracefulShutdown()
+                stopTaking()
+            }
+            while let (namespace, event) = await take() { await send(namespace, event) }
+            group.cancelAll()
+        }
+        let dropped = queue.withLock { q in
+            q.running = false
+            return q.dropped
+        }
+        if dropped > 0 { logger.warning("events dropped: the queue was full", metadata: ["dropped": "\(dropped)"]) }
+    }
+
+    private func stopTaking() {
+        let waiter = queue.withLock { q in
+            q.stopping = true
+            defer { q.waiter = nil }
+            return q.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// The next queued Event; nil once stopping (or cancelled) and nothing is left.
+    private func take() async -> (String, JSON)? {
+        while true {
+            let (next, stop) = queue.withLock { q -> ((String, JSON)?, Bool) in
+                guard q.head < q.events.count else {
+                    // Stopping with nothing left: from here on `record` sends by itself.
+                    if q.stopping || Task.isCancelled { q.running = false }
+                    return (nil, q.stopping)
+                }
+                let item = q.events[q.head]
+                q.head += 1
+                if q.head == q.events.count {
+                    q.events.removeAll(keepingCapacity: true)
+                    q.head = 0
+                }
+                return ((item.namespace, item.event), false)
+            }
+            if let next { return next }
+            if stop || Task.isCancelled { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = queue.withLock { q -> Bool in
+                        if q.head < q.events.count || q.stopping { return true }
+                        q.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            } onCancel: { [self] in
+                stopTaking()
+            }
         }
     }
 

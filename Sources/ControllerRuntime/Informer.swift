@@ -143,10 +143,14 @@ public final class Informer<Value: Sendable>: InformerProtocol, Sendable {
     }
 
     /// Read your own writes: stores an object a write returned, when it is newer than the cached
-    /// one. Handlers see the change as they would a watch event.
-    public func observe(_ object: JSON) async {
+    /// one. Handlers see the change as they would a watch event — unless `notify` is false: a
+    /// controller storing the object it has just decided on needs no reconcile of its own
+    /// decision (the watch event of the same version then changes nothing either). Use that only
+    /// when no other controller maps this kind's changes.
+    public func observe(_ object: JSON, notify: Bool = true) async {
         guard let ref = ObjectRef(object) else { return }
-        await deliver(apply(ref, version: Self.version(object), value: transform(object), deleted: false))
+        let change = apply(ref, version: Self.version(object), value: transform(object), deleted: false)
+        if notify { await deliver(change) }
     }
 
     /// Read your own deletes: drops `ref` from the cache.

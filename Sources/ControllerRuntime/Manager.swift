@@ -61,7 +61,8 @@ public final class Manager: Sendable {
     /// so on SIGTERM the controllers stop (and the lease is released) before the caches.
     /// `onLeading` runs when this replica starts its controllers.
     public func services(leaderElector: LeaderElector?, onLeading: @escaping @Sendable () -> Void = {}) -> [any Service] {
-        allInformers.map { $0 as any Service } + [Controllers(controllers: allControllers, elector: leaderElector, onLeading: onLeading)]
+        allInformers.map { $0 as any Service }
+            + [HeapTrimmer(controllers: allControllers), Controllers(controllers: allControllers, elector: leaderElector, onLeading: onLeading)]
     }
 }
 

@@ -153,7 +153,7 @@ public final class SidecarReconciler: Sendable {
             await refresh(ref)
             return false
         }
-        await configMaps.observe(written)
+        await configMaps.observe(written, notify: false)
         onWrite()
         let verb = existing == nil ? "created" : "rewritten"
         logger.info("sidecar config \(verb)", metadata: ["configmap": "\(ref)", "hash": "\(config.hash.prefix(12))"])
@@ -211,7 +211,7 @@ public final class SidecarReconciler: Sendable {
         let body = try policy.statusWrite(status)
         do throws(KubeError) {
             let written = try await client.updateStatus(Self.trafficPolicies, namespace: policy.reference.namespace, body)
-            await policies.observe(written)
+            await policies.observe(written, notify: false)
         } catch {
             guard error.isConflict else { throw error }
             if let fresh = try? await client.get(Self.trafficPolicies, namespace: policy.reference.namespace, name: policy.name) {

@@ -1,3 +1,4 @@
+import Synchronization
 import YAML
 
 /// One thing wrong with one field, in the shape of a Kubernetes `StatusCause`.
@@ -130,8 +131,29 @@ public struct SchemaValidator {
     }
 
     static func matches(_ s: String, pattern: String) -> Bool {
-        guard let regex = try? Regex(pattern) else { return true }  // an uncompilable pattern is the CRD author's error, not the object's
+        guard let regex = compiled(pattern) else { return true }  // an uncompilable pattern is the CRD author's error, not the object's
         return (try? regex.firstMatch(in: s)) != nil
+    }
+
+    /// A compiled pattern. `@unchecked Sendable`: `AnyRegexOutput` is not Sendable, but a compiled
+    /// regex is immutable once its program is built, which happens under the cache's lock
+    /// (a first match) before any other thread sees it.
+    struct Compiled: @unchecked Sendable {
+        let regex: Regex<AnyRegexOutput>?
+    }
+
+    /// Patterns compiled once each: compiling costs far more than matching, and a schema has few.
+    private static let patterns = Mutex<[String: Compiled]>([:])
+
+    static func compiled(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        patterns.withLock { cache in
+            if let known = cache[pattern] { return known.regex }
+            let regex = try? Regex(pattern)
+            _ = try? regex?.firstMatch(in: "")
+            if cache.count > 4096 { cache.removeAll() }  // patterns come from CRDs: a bound, not an expected case
+            cache[pattern] = Compiled(regex: regex)
+            return regex
+        }
     }
 }
 

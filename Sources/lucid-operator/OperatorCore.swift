@@ -109,7 +109,8 @@ struct OperatorCore {
         announce("metrics on http://\(settings.metrics.host):\(metrics.port)/metrics, probes on http://\(settings.probes.host):\(probes.port)/healthz and /readyz")
         logger.info("operator starting", metadata: ["identity": "\(settings.identity)", "leaderElection": "\(settings.leaderElection)",
                                                    "namespace": "\(settings.namespace ?? "<all>")", "workers": "\(settings.workers)"])
-        let pieces: [any Service] = [metrics, probes] + registry + payouts.ownInformers.map { $0 as any Service } + manager.services(leaderElector: elector, onLeading: {
+        // The recorder stops after the controllers (services stop in reverse), sending what they queued.
+        let pieces: [any Service] = [metrics, probes, events] + registry + payouts.ownInformers.map { $0 as any Service } + manager.services(leaderElector: elector, onLeading: {
             announce("leading as \(settings.identity)")
         })
         return pieces.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }
