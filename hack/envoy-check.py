@@ -207,7 +207,10 @@ class Validator:
             name = field.message_type.full_name
             if kind == "duration":
                 self.duration_rules(value, rules.duration, path)
-            elif kind == "any":
+            elif kind == "any" and name == "google.protobuf.Any":
+                # Some definitions put `any` rules on a field of another message type
+                # (ExtensionConfigSource.config_source is a ConfigSource): only `required`
+                # applies there, and it was checked with the field's presence.
                 self.any_rules(value, rules.any, path)
             elif name in WRAPPERS and kind == WRAPPERS[name]:
                 self.scalar_rules(value.value, kind, getattr(rules, kind), path)
