@@ -30,6 +30,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Fault injection: milliseconds added to every request.") var latencyMs = 0
     @Option(help: "Fault injection: cut every watch this many seconds after it started.") var dropWatchesEvery: Int?
     @Flag(help: "Fault injection: answer every resumed watch with 410 Expired.") var forceGone = false
+    @Option(help: "Third-party CRDs to install (cert-manager's Certificate); without them no Certificates are made.") var thirdPartyCRDs = "crds/third-party"
+    @OptionGroup(title: "Sidecars (no issuer runs in dev: the default ClusterIssuer/lucid-dev-mesh-ca never signs)") var mesh: MeshOptions
 
     func run() async throws {
         var faults = APIServer.Faults()
@@ -47,8 +49,16 @@ struct DevCommand: AsyncParsableCommand {
         settings.identity = "lucid-dev"
         settings.metrics = metricsBindAddress
         settings.probes = healthProbeBindAddress
-        let service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
+        let thirdParty = FileManager.default.fileExists(atPath: thirdPartyCRDs) ? thirdPartyCRDs : nil
+        settings.mesh = mesh.settings(defaultIssuer: thirdParty == nil ? nil : "ClusterIssuer/lucid-dev-mesh-ca")
+        if thirdParty == nil {
+            // Without cert-manager's CRD the Certificates' informer could never list.
+            settings.mesh.certificates = nil
+            logger.warning("no third-party CRDs, so no Certificates", metadata: ["path": "\(thirdPartyCRDs)"])
+        }
+        var service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
                                         controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, logger: logger)
+        service.thirdPartyCRDsPath = thirdParty
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -62,12 +72,19 @@ struct EmbeddedAPIServer: Service {
     let controllers: OperatorSettings?
     let samplesPath: String?
     let logger: Logger
+    /// YAML files of CRDs to install besides the Lucid ones.
+    var thirdPartyCRDsPath: String?
 
     func run() async throws {
         let path = URL(fileURLWithPath: kubeconfigPath).standardizedFileURL.path
         let logger = logger
         try await APIServer.run(configuration, port: port) { server in
             try server.install(try YAML.parseAll(try CRDs.yaml()).filter { $0 != .null })
+            if let thirdPartyCRDsPath {
+                for file in try FileManager.default.contentsOfDirectory(atPath: thirdPartyCRDsPath).filter({ $0.hasSuffix(".yaml") }).sorted() {
+                    try server.install(try YAML.parseAll(try String(contentsOfFile: "\(thirdPartyCRDsPath)/\(file)", encoding: .utf8)).filter { $0 != .null })
+                }
+            }
             if let samplesPath {
                 let files = try FileManager.default.contentsOfDirectory(atPath: samplesPath).filter { $0.hasSuffix(".yaml") }.sorted()
                 for file in files {

@@ -19,6 +19,8 @@ struct OperatorSettings: Sendable {
     var identity = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     var metrics = BindAddress(host: "0.0.0.0", port: 8080)
     var probes = BindAddress(host: "0.0.0.0", port: 8081)
+    /// The sidecar path's flags (`MeshOptions`).
+    var mesh = SidecarSettings()
 }
 
 struct BindAddress: Sendable, ExpressibleByArgument {
@@ -82,9 +84,9 @@ struct OperatorCore {
         let manager = Manager(client: client, logger: logger)
         let events = EventRecorder(client: client, instance: settings.identity)
         let written = Counter(label: "lucid_sidecar_configs_written_total")
-        let sidecars = SidecarReconciler(manager: manager, events: events, namespace: settings.namespace, logger: logger,
-                                         onWrite: { written.increment() })
-        manager.add(sidecars.controller(workers: settings.workers))
+        let sidecars = SidecarReconciler(manager: manager, events: events, namespace: settings.namespace, settings: settings.mesh,
+                                         logger: logger, onWrite: { written.increment() })
+        for controller in sidecars.controllers(workers: settings.workers) { manager.add(controller) }
 
         let metrics = try await EndpointServer(host: settings.metrics.host, port: settings.metrics.port, routes: [
             "/metrics": { EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer()) },

@@ -24,6 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "This replica's identity in the Lease (default: hostname-pid).") var identity: String?
     @Option(help: "Where /metrics listens (host:port; :8080 for all interfaces; port 0 picks one).") var metricsBindAddress = BindAddress(host: "0.0.0.0", port: 8080)
     @Option(help: "Where /healthz and /readyz listen.") var healthProbeBindAddress = BindAddress(host: "0.0.0.0", port: 8081)
+    @OptionGroup(title: "Sidecars") var mesh: MeshOptions
 
     func run() async throws {
         OperatorMetrics.bootstrap()
@@ -38,6 +39,7 @@ struct RunCommand: AsyncParsableCommand {
         if let identity { settings.identity = identity }
         settings.metrics = metricsBindAddress
         settings.probes = healthProbeBindAddress
+        settings.mesh = mesh.settings()
         let logger = Logger(label: "lucid.operator")
         let services = try await OperatorCore(config: config, settings: settings, logger: logger).services()
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
