@@ -132,7 +132,9 @@ let package = Package(
         .testTarget(name: "OperatorTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
-        .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"]),
+        .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"], exclude: ["Golden"]),
+        // The `render` and `who-can-call` commands, the built binary against golden files.
+        .testTarget(name: "MeshCommandTests", dependencies: ["APIServer", "KubeClient", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
         .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML", "EnvoyCheck"], exclude: ["Golden"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),

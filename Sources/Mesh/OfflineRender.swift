@@ -50,7 +50,16 @@ public enum OfflineRender {
             if let settings = options.certificates { documents.append(CertificateBuilder.certificate(for: service, settings: settings)) }
         }
         documents += statuses(sources, renders.map { ($0.0, $0.1) }, only: options.service == nil ? nil : shown.map(\.0))
-        return documents
+        return documents.map(withoutUnknownOwners)
+    }
+
+    /// Manifests rarely carry uids: an owner reference without one is left out (the operator
+    /// sets it from the Service it reads).
+    static func withoutUnknownOwners(_ object: JSON) -> JSON {
+        guard let owners = object[path: "metadata", "ownerReferences"]?.arrayValue, owners.contains(where: { $0["uid"] == "" }) else { return object }
+        var out = object
+        out["metadata"]?["ownerReferences"] = nil
+        return out
     }
 
     /// The status of every mesh resource, or only of those the `only` sidecars render.
