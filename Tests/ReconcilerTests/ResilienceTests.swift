@@ -107,7 +107,7 @@ import YAML
             let before = gets.withLock { $0 }
             try await Task.sleep(for: .seconds(10))
             let rate = Double(gets.withLock { $0 } - before) / 10
-            print("idle GET rate under forced 410s, watch drops and 10 % errors: \(rate)/s (3 informers)")
+            print("idle GET rate under forced 410s, watch drops and 10 % errors: \(rate)/s (7 informers)")
             #expect(rate < 12, "the operator made \(rate) GETs a second while idle")
 
             for s in [3, 7] {
