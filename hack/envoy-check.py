@@ -553,7 +553,13 @@ def serve(port_file, parent_pid, idle_exit):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # A whole test run posts at once (hundreds of tests in parallel): the default backlog of
+        # 5 would reset the connections beyond it.
+        request_queue_size = 512
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
 
     def watchdog():
         while True:

@@ -112,7 +112,7 @@ public struct StatusReport: Sendable, Equatable {
         case .applied:
             let callers = report.appliedTo.count
             return StatusReport(ready: true, reason: "Applied",
-                                message: "applied to the cluster for \(service) in the sidecars of its \(callers) caller\(callers == 1 ? "" : "s"): \(report.appliedTo.joined(separator: ", "))" + unhonouredNote(report.unhonoured),
+                                message: "applied to the cluster for \(service) in the sidecars of its \(callers) caller\(callers == 1 ? "" : "s"): \(listed(report.appliedTo))" + unhonouredNote(report.unhonoured),
                                 appliedTo: report.appliedTo, unhonoured: report.unhonoured)
         case .conflicted(let note):
             return StatusReport(ready: false, reason: "Conflict", message: note, appliedTo: report.appliedTo, conflicts: report.conflicts,
@@ -120,6 +120,11 @@ public struct StatusReport: Sendable, Equatable {
         case .notApplied(let reason, let message):
             return StatusReport(ready: false, reason: reason, message: message, conflicts: report.conflicts)
         }
+    }
+
+    /// Names for a message: a few, then how many more (`appliedTo` has them all).
+    static func listed(_ names: [String], limit: Int = 5) -> String {
+        names.count <= limit ? names.joined(separator: ", ") : names.prefix(limit).joined(separator: ", ") + " and \(names.count - limit) more"
     }
 
     static func unhonouredNote(_ fields: [UnhonouredField]) -> String {

@@ -4,6 +4,7 @@ import KubeClient
 import Logging
 import LucidAPI
 import Mesh
+import Synchronization
 import YAML
 
 /// What the sidecar controllers take from the operator's flags.
@@ -71,6 +72,8 @@ public final class SidecarReconciler: Sendable {
     /// Only with an issuer: without cert-manager's CRD its list would never sync.
     public let certificates: Informer<CachedOwnedObject>?
     let sources: CachedSidecarSources
+    /// The versions of the owned objects this controller has just written.
+    let ownWrites = OwnWrites()
     /// Counts ConfigMap writes (for `lucid_sidecar_configs_written_total`).
     let onWrite: @Sendable () -> Void
 
@@ -125,6 +128,12 @@ public final class SidecarReconciler: Sendable {
         manager.informer(.secrets, namespace: namespace) { CachedSecret($0) }
     }
 
+    /// Whether a change of a mesh resource touches what renders (its spec; its existence).
+    static func specChanged<Kind: ResourceKind>(_ change: Informer<CachedResource<Kind>>.Change) -> Bool {
+        guard let old = change.old, let new = change.new else { return true }
+        return old.spec != new.spec || old.invalid != new.invalid
+    }
+
     static func ref(_ namespace: String, _ name: String?) -> ObjectRef? {
         guard let name, !name.isEmpty else { return nil }
         return ObjectRef(namespace: namespace, name: name)
@@ -142,7 +151,7 @@ public final class SidecarReconciler: Sendable {
     /// The sidecar controller, with its mappers.
     public func controller(workers: Int = 2) -> Controller {
         let controller = Controller(name: "sidecar", workers: workers, reads: informers, logger: logger) { [self] key in try await reconcile(key) }
-        let (policies, securityPolicies, breakers) = (self.policies, self.securityPolicies, self.breakers)
+        let (policies, securityPolicies, breakers, ownWrites) = (self.policies, self.securityPolicies, self.breakers, self.ownWrites)
         /// The sources of the TrafficPolicies that route to `service`.
         @Sendable func callers(_ service: ObjectRef) -> [ObjectRef] {
             policies.byIndex(SidecarIndex.named, service.description).compactMap { Self.ref($0.reference.namespace, $0.spec?.source) }
@@ -152,16 +161,22 @@ public final class SidecarReconciler: Sendable {
             let named = securityPolicies.byIndex(SidecarIndex.source, change.ref.description).compactMap { Self.ref($0.reference.namespace, $0.spec?.destination) }
             return [change.ref] + callers(change.ref) + named
         }
-        controller.watches(policies) { change in change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.source) } }
-        controller.watches(securityPolicies) { change in change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.destination) } }
+        // A status-only change (the operator's own status writes among them) renders nothing new.
+        controller.watches(policies) { change in
+            Self.specChanged(change) ? change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.source) } : []
+        }
+        controller.watches(securityPolicies) { change in
+            Self.specChanged(change) ? change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.destination) } : []
+        }
         controller.watches(breakers) { change in
-            change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.service) }.flatMap(callers)
+            Self.specChanged(change) ? change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.service) }.flatMap(callers) : []
         }
         controller.watches(secrets) { change in
             var keys: [ObjectRef] = []
             let ref = change.ref
             let certificateMoved = change.old.map { MeshIdentity.isReady(presentEntries: $0.presentEntries) }
                 != change.new.map { MeshIdentity.isReady(presentEntries: $0.presentEntries) }
+            if ownWrites.isEcho(change, change.new?.reference) { return [] }
             for secret in change.values {
                 if let owner = secret.labels[SidecarObjects.serviceLabel], ref.name == InboundRenderer.keysSecretName(owner) {
                     keys.append(ObjectRef(namespace: ref.namespace, name: owner))
@@ -174,12 +189,22 @@ public final class SidecarReconciler: Sendable {
             keys += securityPolicies.byIndex(SidecarIndex.secret, ref.description).compactMap { Self.ref($0.reference.namespace, $0.spec?.destination) }
             return keys
         }
+        // An owned object's change brings its Service back, unless it is the echo of the write
+        // this controller has just made (read-your-writes): that render would change nothing.
         let owned: @Sendable (ObjectRef, [String: String]) -> [ObjectRef] = { ref, labels in
             labels[SidecarObjects.serviceLabel].map { [ObjectRef(namespace: ref.namespace, name: $0)] } ?? []
         }
-        controller.watches(configMaps) { change in change.values.flatMap { owned(change.ref, $0.labels) } }
-        controller.watches(networkPolicies) { change in change.values.flatMap { owned(change.ref, $0.labels) } }
-        if let certificates { controller.watches(certificates) { change in change.values.flatMap { owned(change.ref, $0.labels) } } }
+        controller.watches(configMaps) { change in
+            ownWrites.isEcho(change, change.new?.reference) ? [] : change.values.flatMap { owned(change.ref, $0.labels) }
+        }
+        controller.watches(networkPolicies) { change in
+            ownWrites.isEcho(change, change.new?.reference) ? [] : change.values.flatMap { owned(change.ref, $0.labels) }
+        }
+        if let certificates {
+            controller.watches(certificates) { change in
+                ownWrites.isEcho(change, change.new?.reference) ? [] : change.values.flatMap { owned(change.ref, $0.labels) }
+            }
+        }
         return controller
     }
 
@@ -260,5 +285,27 @@ extension JSONObject {
     init(_ pairs: [(String, JSON)]) {
         self.init()
         for (k, v) in pairs.sorted(by: { $0.0 < $1.0 }) { self[k] = v }
+    }
+}
+
+/// The owned objects a controller has just written, by key and resourceVersion, so that the
+/// informer's echo of its own write (read-your-writes) is told from someone else's change. An
+/// entry lives until its echo comes (at once: `Informer.observe` delivers it), so the set stays
+/// as small as the writes in flight.
+final class OwnWrites: Sendable {
+    private let versions = Mutex<Set<String>>([])
+
+    func note(_ written: JSON) {
+        // A resourceVersion names one write of the whole server: with the key it is unique.
+        guard let rv = written[path: "metadata", "resourceVersion"]?.stringValue, let ref = ObjectRef(written) else { return }
+        versions.withLock { _ = $0.insert("\(ref)@\(rv)") }
+    }
+
+    /// Whether `change`, whose new side is `reference`, is the echo of a noted write (consumed
+    /// when it is).
+    func isEcho<Value>(_ change: Informer<Value>.Change, _ reference: ObjectReference?) -> Bool {
+        guard change.kind != .deleted, let reference, let rv = reference.resourceVersion else { return false }
+        let key = "\(ObjectRef(namespace: reference.namespace, name: reference.name))@\(rv)"
+        return versions.withLock { $0.remove(key) != nil }
     }
 }

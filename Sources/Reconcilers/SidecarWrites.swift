@@ -39,7 +39,10 @@ extension SidecarReconciler {
     /// needs keys. Compared by a digest of its data; its contents appear nowhere else.
     func ensureKeysSecret(_ mesh: MeshService, _ files: [String: String], service: CachedService, regarding: [ObjectReference]) async throws -> Bool {
         let ref = ObjectRef(namespace: mesh.namespace, name: InboundRenderer.keysSecretName(mesh.name))
-        let existing = secrets.get(ref).flatMap { Self.labelled($0.labels, mesh) ? $0 : nil }
+        let existing = secrets.get(ref)
+        if let existing, !Self.labelled(existing.labels, mesh) {
+            return await nameTaken("Secret", ref, service: service, needed: !files.isEmpty)
+        }
         guard let desired = SidecarObjects.keysSecret(mesh, files) else {
             guard let existing else { return true }
             try await remove(.secrets, existing.reference, from: secrets)
@@ -63,7 +66,10 @@ extension SidecarReconciler {
     /// The NetworkPolicy `<service>-mesh-ingress`, or none (isolation off, no selector).
     func ensureNetworkPolicy(_ mesh: MeshService, _ desired: JSON?, service: CachedService, regarding: [ObjectReference]) async throws -> Bool {
         let ref = ObjectRef(namespace: mesh.namespace, name: NetworkPolicyBuilder.name(mesh.name))
-        let existing = networkPolicies.get(ref).flatMap { Self.labelled($0.labels, mesh) ? $0 : nil }
+        let existing = networkPolicies.get(ref)
+        if let existing, !Self.labelled(existing.labels, mesh) {
+            return await nameTaken("NetworkPolicy", ref, service: service, needed: desired != nil)
+        }
         guard let desired else {
             guard let existing else { return true }
             try await remove(Self.networkPolicies, existing.reference, from: networkPolicies)
@@ -79,7 +85,11 @@ extension SidecarReconciler {
     func ensureCertificate(_ mesh: MeshService, _ desired: JSON, service: CachedService) async throws -> Bool {
         guard let certificates else { return true }
         let ref = ObjectRef(namespace: mesh.namespace, name: MeshIdentity.certificateSecretName(mesh.name))
-        let existing = certificates.get(ref).flatMap { Self.labelled($0.labels, mesh) ? $0 : nil }
+        let existing = certificates.get(ref)
+        if let existing, !Self.labelled(existing.labels, mesh) {
+            // Someone else's Certificate for this Secret (made by hand, say): theirs to keep.
+            return await nameTaken("Certificate", ref, service: service, needed: true)
+        }
         return try await ensureSpec(Self.certificates, desired, existing: existing, ref: ref, in: certificates, mesh: mesh,
                                     regarding: [service.reference], related: service.reference, what: "Certificate")
     }
@@ -118,6 +128,16 @@ extension SidecarReconciler {
         }
     }
 
+    /// An object of the name the operator would write exists and is not the operator's: it is
+    /// left alone (never taken over), said once as a Warning Event on the Service.
+    private func nameTaken(_ what: String, _ ref: ObjectRef, service: CachedService, needed: Bool) async -> Bool {
+        guard needed else { return true }
+        logger.warning("\(what) name taken", metadata: ["object": "\(ref)"])
+        await events.record(regarding: service.reference, type: "Warning", reason: "\(what)NameTaken", action: "Skip",
+                            note: "\(what) \(ref) exists and is not the operator's (no \(SidecarObjects.managedByLabel)=\(SidecarObjects.managedBy) and \(SidecarObjects.serviceLabel)=\(service.reference.name) labels): it is left as it is; delete it to let the operator write its own")
+        return true
+    }
+
     static func labelled(_ labels: [String: String], _ mesh: MeshService) -> Bool {
         SidecarObjects.labels(mesh.name).allSatisfy { labels[$0.key] == $0.value }
     }
@@ -141,6 +161,7 @@ extension SidecarReconciler {
         do throws(KubeError) {
             let written = current == nil ? try await client.create(resource, namespace: ref.namespace, object)
                                          : try await client.update(resource, namespace: ref.namespace, object)
+            ownWrites.note(written)
             await informer.observe(written)
             return .written(created: current == nil)
         } catch {

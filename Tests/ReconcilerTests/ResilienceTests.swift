@@ -73,6 +73,7 @@ import YAML
                 }
             }
             server.setFaults { $0 = APIServer.Faults() }
+            try await expectValidEnvoy(client, "chaos", (0..<20).map { "src-\($0)" } + (0..<13).map { "dst-\($0)" })
             for s in 0..<20 {
                 let hosts = try await routes(client, "chaos", "src-\(s)")
                 let prefixes = Set(hosts.values.flatMap { $0 }.compactMap { $0[path: "match", "prefix"]?.stringValue })

@@ -1,11 +1,13 @@
 import APIServer
 import ControllerRuntime
+import EnvoyCheck
 import Foundation
 import KubeClient
 import LoopbackServer
 import Logging
 import LucidAPI
 import Reconcilers
+import Testing
 import YAML
 
 let tp = SidecarReconciler.trafficPolicies
@@ -67,6 +69,21 @@ func meshService(_ name: String, cluster: String? = nil, plane: String = "wallet
 func trafficPolicy(_ name: String, source: String = "gateway", destination: String = "payments", priority: Int64 = 0, rules: JSON) -> JSON {
     ["apiVersion": "mesh.lucid.io/v1alpha1", "kind": "TrafficPolicy", "metadata": ["name": .string(name)],
      "spec": ["source": .string(source), "destination": .string(destination), "priority": .int(priority), "rules": rules]]
+}
+
+/// The sidecar ConfigMap as one config, checked against Envoy's API (outside of waits: the first
+/// check starts the checker, and under a loaded suite a check can take a while).
+func expectValidEnvoy(_ client: KubeClient, _ namespace: String, _ services: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    var configs: [[String: String]] = []
+    for service in services {
+        let cm = try await client.get(.configMaps, namespace: namespace, name: "\(service)-sidecar")
+        var files: [String: String] = [:]
+        for (name, value) in cm["data"]?.objectValue ?? [:] { files[name] = value.stringValue ?? "" }
+        configs.append(files)
+    }
+    for (service, problems) in zip(services, try await EnvoyCheck.problems(configs)) {
+        #expect(problems.isEmpty, "\(service): \(problems)", sourceLocation: sourceLocation)
+    }
 }
 
 /// The sidecar's routes by virtual host name.
