@@ -172,20 +172,19 @@ public final class SidecarReconciler: Sendable {
             Self.specChanged(change) ? change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.service) }.flatMap(callers) : []
         }
         controller.watches(secrets) { change in
-            var keys: [ObjectRef] = []
-            let ref = change.ref
-            let certificateMoved = change.old.map { MeshIdentity.isReady(presentEntries: $0.presentEntries) }
-                != change.new.map { MeshIdentity.isReady(presentEntries: $0.presentEntries) }
             if ownWrites.isEcho(change, change.new?.reference) { return [] }
-            for secret in change.values {
-                if let owner = secret.labels[SidecarObjects.serviceLabel], ref.name == InboundRenderer.keysSecretName(owner) {
-                    keys.append(ObjectRef(namespace: ref.namespace, name: owner))
-                }
+            let ref = change.ref
+            // The operator's own key Secret: its Service.
+            var keys = change.values.compactMap { secret in
+                secret.labels[SidecarObjects.serviceLabel].flatMap { ref.name == InboundRenderer.keysSecretName($0) ? ObjectRef(namespace: ref.namespace, name: $0) : nil }
             }
-            if ref.name.hasSuffix("-mesh-tls") && !certificateMoved && change.old != nil && change.new != nil { return keys }
-            if ref.name.hasSuffix("-mesh-tls"), let service = Self.ref(ref.namespace, String(ref.name.dropLast("-mesh-tls".count))) {
-                keys += [service] + callers(service)
+            // A certificate counts by readiness only (a renewal changes nothing a sidecar holds).
+            if ref.name.hasSuffix("-mesh-tls") {
+                let ready = change.values.map { MeshIdentity.isReady(presentEntries: $0.presentEntries) }
+                if change.kind == .updated && ready.first == ready.last { return keys }
+                if let service = Self.ref(ref.namespace, String(ref.name.dropLast("-mesh-tls".count))) { keys += [service] + callers(service) }
             }
+            // The destinations whose policies read it (API keys, their sources' certificates).
             keys += securityPolicies.byIndex(SidecarIndex.secret, ref.description).compactMap { Self.ref($0.reference.namespace, $0.spec?.destination) }
             return keys
         }
