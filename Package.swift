@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "lucid-operator",
             dependencies: [
-                "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP", "ManifestValidation",
+                "LucidAPI", "APIServer", "YAML", "ControllerRuntime", "Reconcilers", "KubeClient", "HTTP", "ManifestValidation", "Mesh",
                 "Payouts", "Tron", "DevJobRunner", "FakeTronGrid", "LoopbackServer", "EtcdClient", "EtcdServer", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -151,13 +151,16 @@ let package = Package(
             "ControllerRuntime", "KubeClient", "APIServer", "YAML", "LoopbackServer",
             .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML", "LoopbackServer"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconcilers", "ControllerRuntime", "APIServer", "KubeClient", "LucidAPI", "Mesh", "YAML",
+                                                           "LoopbackServer", "EnvoyCheck", "HTTP", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperatorTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "LucidAPITests", dependencies: ["LucidAPI", "StructuralSchema", "YAML", "LoopbackServer"]),
         .testTarget(name: "TronTests", dependencies: ["Tron", "FakeTronGrid", "LoopbackServer", "HTTP", "YAML"]),
-        .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"]),
+        .testTarget(name: "MeshTests", dependencies: ["Mesh", "LucidAPI", "YAML", "EnvoyCheck", "LoopbackServer"], exclude: ["Golden"]),
+        // The `render` and `who-can-call` commands, the built binary against golden files.
+        .testTarget(name: "MeshCommandTests", dependencies: ["APIServer", "KubeClient", "LoopbackServer", "LucidAPI", "YAML"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LoopbackServer", "YAML", "HTTP"]),
-        .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML"], exclude: ["Golden"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Mesh", "LucidAPI", "StructuralSchema", "YAML", "EnvoyCheck"], exclude: ["Golden"]),
         .testTarget(name: "ValidateTests", dependencies: ["ManifestValidation", "YAML"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
         // The deployment: kustomize bases, RBAC under the operator, alerts, Argo CD health, the image.

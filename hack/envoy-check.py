@@ -207,7 +207,10 @@ class Validator:
             name = field.message_type.full_name
             if kind == "duration":
                 self.duration_rules(value, rules.duration, path)
-            elif kind == "any":
+            elif kind == "any" and name == "google.protobuf.Any":
+                # Some definitions put `any` rules on a field of another message type
+                # (ExtensionConfigSource.config_source is a ConfigSource): only `required`
+                # applies there, and it was checked with the field's presence.
                 self.any_rules(value, rules.any, path)
             elif name in WRAPPERS and kind == WRAPPERS[name]:
                 self.scalar_rules(value.value, kind, getattr(rules, kind), path)
@@ -550,7 +553,13 @@ def serve(port_file, parent_pid, idle_exit):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # A whole test run posts at once (hundreds of tests in parallel): the default backlog of
+        # 5 would reset the connections beyond it.
+        request_queue_size = 512
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
 
     def watchdog():
         while True:

@@ -24,12 +24,18 @@ public enum MeshIdentity {
     /// The Secret cert-manager writes a mesh Service's certificate into.
     public static func certificateSecretName(_ service: String) -> String { "\(service)-mesh-tls" }
 
-    /// Whether a `<service>-mesh-tls` Secret holds what a sidecar loads: a certificate, its key
-    /// and the CA that issued it.
+    /// The entries a sidecar loads from a `<service>-mesh-tls` Secret: a certificate, its key and
+    /// the CA that issued it.
+    public static let certificateEntries: Set<String> = ["tls.crt", "tls.key", "ca.crt"]
+
+    /// Whether a `<service>-mesh-tls` Secret holds every one of `certificateEntries`, none empty.
     public static func isReady(_ secret: SecretData?) -> Bool {
         guard let secret else { return false }
-        return ["tls.crt", "tls.key", "ca.crt"].allSatisfy { !(secret.entries[$0] ?? []).isEmpty }
+        return certificateEntries.allSatisfy { !(secret.entries[$0] ?? []).isEmpty }
     }
+
+    /// The same, from the names of the entries that hold something.
+    public static func isReady(presentEntries: Set<String>) -> Bool { certificateEntries.isSubset(of: presentEntries) }
 }
 
 /// The TLS pieces of a sidecar: its certificate and the mesh CA are loaded through SDS files

@@ -1,42 +1,51 @@
 import YAML
 
 /// The `NetworkPolicy` (networking.k8s.io/v1) that enforces plane isolation at the network for
-/// one mesh Service, owned by it: the pods its selector picks accept ingress only from the pods
-/// of the Services that who-can-call finds allowed for some call (its own plane unless denied,
-/// and the sources SecurityPolicies allow), or from anywhere when anonymous callers or other
-/// namespaces are allowed something. Pods are selected through the Services' selectors, as the
-/// Service itself does. Pods picked by several Services accept the union (NetworkPolicies add up).
+/// one mesh Service, owned by it. The pods its selector picks accept ingress from:
+///
+/// - the pods of its own plane, by the pod label `mesh.lucid.io/plane: <plane>` (mesh pods carry
+///   their Service's plane label in their template), unless a policy denies every caller of the
+///   plane that no policy names;
+/// - the pods of each Service a SecurityPolicy names as a source and allows something, by that
+///   Service's selector;
+/// - anywhere, when anonymous callers or other namespaces are allowed something;
+///
+/// and nothing else (no ingress rule at all when nobody may call). Who may call is decided by
+/// the same evaluation as the sidecar's RBAC (`WhoCanCall`), with every named source taken as
+/// identified: the network does not depend on certificates, and L7 is the finer check.
+///
+/// The plane is one pod selector rather than the list of its Services' selectors, so that a
+/// Service joining or leaving a plane rewrites no other Service's NetworkPolicy, and a
+/// NetworkPolicy's size follows the policies, not the plane. The price: a same-plane caller
+/// that a policy denies everything still reaches the pods at L3 (RBAC denies it).
 public enum NetworkPolicyBuilder {
     public static func name(_ service: String) -> String { "\(service)-mesh-ingress" }
 
-    /// The NetworkPolicy for `inputs.destination`; it reads every mesh Service of the namespace
-    /// (peers and sources are selected by their selectors). Nil when plane isolation is off or the
-    /// Service has no selector (no pods to select): the reconciler removes any it owns then.
+    /// The NetworkPolicy for `inputs.destination`, from the destination, its SecurityPolicies
+    /// and the Services they name. Nil when plane isolation is off or the Service has no selector
+    /// (no pods to select): the reconciler removes any it owns then.
     public static func networkPolicy(_ inputs: InboundInputs) -> JSON? {
-        networkPolicy(inputs, report: WhoCanCall.analyze(inputs))
-    }
-
-    /// The same from a who-can-call report of the same inputs.
-    public static func networkPolicy(_ inputs: InboundInputs, report: WhoCanCallReport) -> JSON? {
         let destination = inputs.destination
         guard inputs.settings.planeIsolation == .strict, !destination.selector.isEmpty else { return nil }
-        let open = report.callers.contains { $0.plane == nil && $0.mayConnect }
-        var rule = JSONObject()
-        if !open {
-            let byName = Dictionary(inputs.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            var seen: Set<[String: String]> = []
-            var peers: [JSON] = []
-            for caller in report.callers where caller.plane != nil && caller.mayConnect {
-                guard let service = byName[caller.caller], !service.selector.isEmpty, seen.insert(service.selector).inserted else { continue }
-                peers.append(["podSelector": ["matchLabels": matchLabels(service.selector)]])
-            }
-            if peers.isEmpty { return deny(destination) }
-            rule["from"] = .array(peers)
-        }
-        return object(destination, ingress: [.object(rule)])
-    }
+        let analysis = SecurityAnalysis(inputs)
+        func mayConnect(_ caller: CallerIdentity) -> Bool { WhoCanCall.lines(for: caller, analysis).contains(where: \.allowed) }
+        if mayConnect(.anonymous) || mayConnect(.otherMeshIdentity) { return object(destination, ingress: [[:]]) }
 
-    static func deny(_ destination: MeshService) -> JSON { object(destination, ingress: []) }
+        var peers: [JSON] = []
+        // A caller of the plane that no policy names ("" is never a Service's name).
+        if mayConnect(.service(name: "", plane: destination.plane)) {
+            peers.append(["podSelector": ["matchLabels": [MeshService.planeLabel: .string(destination.plane)]]])
+        }
+        let byName = Dictionary(inputs.services.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let named = Set(inputs.policies.filter { $0.spec.destination == destination.name && $0.spec.source != "*" }.map(\.spec.source))
+        var seen: Set<[String: String]> = []
+        for name in named.sorted() {
+            guard let source = byName[name], !source.selector.isEmpty, mayConnect(.service(name: source.name, plane: source.plane)),
+                  seen.insert(source.selector).inserted else { continue }
+            peers.append(["podSelector": ["matchLabels": matchLabels(source.selector)]])
+        }
+        return object(destination, ingress: peers.isEmpty ? [] : [["from": .array(peers)]])
+    }
 
     static func object(_ destination: MeshService, ingress: [JSON]) -> JSON {
         ["apiVersion": "networking.k8s.io/v1",

@@ -52,6 +52,13 @@ public struct SecretData: Sendable, Equatable {
 
     public init(entries: [String: [UInt8]]) { self.entries = entries }
 
+    /// A Secret whose contents a render does not need, only which entries hold something (a
+    /// `<service>-mesh-tls` Secret as the operator's cache keeps it: the certificate is read
+    /// by the sidecar from its mount, never by the operator). Each such entry stands as one byte.
+    public init(presentEntries: Set<String>) {
+        entries = Dictionary(uniqueKeysWithValues: presentEntries.map { ($0, [0x2A]) })
+    }
+
     /// From a Secret object: `data` (base64) and `stringData` (as a manifest may carry it).
     /// Entries whose base64 does not decode are left out.
     public init(secret: JSON) {

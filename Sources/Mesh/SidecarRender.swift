@@ -67,14 +67,22 @@ public struct SidecarConfig: Sendable, Equatable {
 }
 
 /// The result of one sidecar's render: its config, and a report for every TrafficPolicy in the
-/// inputs and every CircuitBreakerConfig of a Service this sidecar calls.
+/// inputs, every CircuitBreakerConfig of a Service this sidecar calls and, with an inbound
+/// side, every SecurityPolicy of which the Service is the destination.
 public struct SidecarRender: Sendable, Equatable {
+    /// The ConfigMap's files (no key material) and their hash.
     public var config: SidecarConfig
     /// TrafficPolicy name → report.
     public var policies: [String: PolicyReport]
     /// CircuitBreakerConfig name → report (only breakers for Services with a cluster here).
     public var breakers: [String: PolicyReport]
+    /// The inbound side, when it was rendered.
+    public var inbound: InboundRender?
 
     public var files: [String: String] { config.files }
     public var hash: String { config.hash }
+    /// SecurityPolicy name → outcome (empty without an inbound side).
+    public var security: [String: SecurityOutcome] { inbound?.outcomes ?? [:] }
+    /// The files of the sidecar's own Secret (API keys); empty when no policy needs one.
+    public var secretFiles: [String: String] { inbound?.secretFiles ?? [:] }
 }

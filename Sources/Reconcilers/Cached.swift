@@ -138,3 +138,57 @@ func strings(_ value: JSON?) -> [String: String] {
 extension String {
     var leftPadded2: String { count < 2 ? "0" + self : self }
 }
+
+/// A Secret as the operator's cache keeps it: identity, labels and owners, which entries hold
+/// something (what tells an issued `<service>-mesh-tls` certificate), and a digest of the data
+/// only for the operator's own Secrets (drift shows as a different digest). Never the data:
+/// a render that needs an API key reads the Secret from the API while it runs.
+public struct CachedSecret: Sendable, Equatable {
+    public var reference: ObjectReference
+    public var labels: [String: String]
+    public var ownerUIDs: [String]
+    /// Entries whose value is not empty.
+    public var presentEntries: Set<String>
+    /// `CachedConfigMap.digest` of the data as the API has it (base64), for Secrets labelled
+    /// `app.kubernetes.io/managed-by: lucid-operator`; nil for everyone else's.
+    public var dataDigest: String?
+
+    public var ref: ObjectRef { ObjectRef(namespace: reference.namespace, name: reference.name) }
+
+    public init(_ object: JSON) {
+        reference = ObjectReference(object) ?? ObjectReference(apiVersion: "v1", kind: "Secret", namespace: "", name: "", uid: "")
+        labels = strings(object[path: "metadata", "labels"])
+        ownerUIDs = (object[path: "metadata", "ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"]?.stringValue }
+        var present: Set<String> = []
+        var data: [String: String] = [:]
+        for (key, value) in object["data"]?.objectValue ?? [:] {
+            let text = value.stringValue ?? ""
+            if !text.isEmpty { present.insert(key) }
+            data[key] = text
+        }
+        presentEntries = present
+        dataDigest = labels[SidecarObjects.managedByLabel] == SidecarObjects.managedBy ? CachedConfigMap.digest(data) : nil
+    }
+}
+
+/// An object the operator owns whose spec it compares (a NetworkPolicy, a cert-manager
+/// Certificate): identity, labels, owners and the spec as the API returned it (a few hundred
+/// bytes, no secrets). Compared with `JSON.isContained`, so fields the API server defaults do
+/// not count as drift.
+public struct CachedOwnedObject: Sendable, Equatable {
+    public var reference: ObjectReference
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var ownerUIDs: [String]
+    public var spec: JSON?
+
+    public var ref: ObjectRef { ObjectRef(namespace: reference.namespace, name: reference.name) }
+
+    public init(_ object: JSON) {
+        reference = ObjectReference(object) ?? ObjectReference(apiVersion: "", kind: "", namespace: "", name: "", uid: "")
+        labels = strings(object[path: "metadata", "labels"])
+        annotations = strings(object[path: "metadata", "annotations"])
+        ownerUIDs = (object[path: "metadata", "ownerReferences"]?.arrayValue ?? []).compactMap { $0["uid"]?.stringValue }
+        spec = object["spec"]
+    }
+}

@@ -39,6 +39,8 @@ struct DevCommand: AsyncParsableCommand {
         Authenticate and authorize with RBAC, as a real cluster: the server speaks HTTPS, the kubeconfig holds the admin's         token, and the controllers run as ServiceAccount lucid-system/lucid-operator with the rights --rbac-manifest gives it.
         """) var rbac = false
     @Option(help: "With --rbac: the ServiceAccount, roles and bindings installed for the operator.") var rbacManifest = "manifests/default/rbac.yaml"
+    @Option(help: "Third-party CRDs to install (cert-manager's Certificate); without them no Certificates are made.") var thirdPartyCRDs = "crds/third-party"
+    @OptionGroup(title: "Sidecars (no issuer runs in dev: the default ClusterIssuer/lucid-dev-mesh-ca never signs)") var mesh: MeshOptions
 
     func run() async throws {
         var faults = APIServer.Faults()
@@ -60,6 +62,13 @@ struct DevCommand: AsyncParsableCommand {
         var payoutOptions = payouts
         payoutOptions.tronURLs += dev?.tronURLs ?? []
         settings.payouts = try payoutOptions.configuration(namespace: "default", pollInterval: 1)
+        let thirdParty = FileManager.default.fileExists(atPath: thirdPartyCRDs) ? thirdPartyCRDs : nil
+        settings.mesh = mesh.settings(defaultIssuer: thirdParty == nil ? nil : "ClusterIssuer/lucid-dev-mesh-ca")
+        if thirdParty == nil {
+            // Without cert-manager's CRD the Certificates' informer could never list.
+            settings.mesh.certificates = nil
+            logger.warning("no third-party CRDs, so no Certificates", metadata: ["path": "\(thirdPartyCRDs)"])
+        }
         // The registry: the given etcd, else one of dev's own, stopped when dev ends.
         var devEtcd: EtcdServer?
         if !noControllers { (settings.registry, devEtcd) = try await registry.devSettings() }
@@ -67,6 +76,7 @@ struct DevCommand: AsyncParsableCommand {
         var service = EmbeddedAPIServer(configuration: configuration, port: port, kubeconfigPath: kubeconfig,
                                         controllers: noControllers ? nil : settings, samplesPath: samples ? samplesPath : nil, payouts: dev, logger: logger)
         if rbac { service.rbacManifest = rbacManifest }
+        service.thirdPartyCRDsPath = thirdParty
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -83,12 +93,19 @@ struct EmbeddedAPIServer: Service {
     let logger: Logger
     /// With RBAC: the operator's ServiceAccount, roles and bindings (it runs with that token).
     var rbacManifest: String?
+    /// YAML files of CRDs to install besides the Lucid ones.
+    var thirdPartyCRDsPath: String?
 
     func run() async throws {
         let path = URL(fileURLWithPath: kubeconfigPath).standardizedFileURL.path
         let logger = logger
         try await APIServer.run(configuration, port: port) { server in
             try server.install(try YAML.parseAll(try CRDs.yaml()).filter { $0 != .null })
+            if let thirdPartyCRDsPath {
+                for file in try FileManager.default.contentsOfDirectory(atPath: thirdPartyCRDsPath).filter({ $0.hasSuffix(".yaml") }).sorted() {
+                    try server.install(try YAML.parseAll(try String(contentsOfFile: "\(thirdPartyCRDsPath)/\(file)", encoding: .utf8)).filter { $0 != .null })
+                }
+            }
             if let samplesPath {
                 let files = try FileManager.default.contentsOfDirectory(atPath: samplesPath).filter { $0.hasSuffix(".yaml") }.sorted()
                 for file in files {

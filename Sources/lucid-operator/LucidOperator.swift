@@ -6,7 +6,7 @@ struct LucidOperator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lucid-operator",
         abstract: "The Lucid operator: Kubernetes controllers for the Lucid service mesh and TRON payouts.",
-        subcommands: [RunCommand.self, DevCommand.self, CRDsCommand.self, ValidateCommand.self])
+        subcommands: [RunCommand.self, DevCommand.self, CRDsCommand.self, ValidateCommand.self, RenderCommand.self, WhoCanCallCommand.self])
 }
 
 struct CRDsCommand: ParsableCommand {

@@ -22,6 +22,8 @@ struct OperatorSettings: Sendable {
     var payouts = PayoutConfiguration()
     /// The service registry in etcd; nil: off.
     var registry: RegistrySettings?
+    /// The sidecar path's flags (`MeshOptions`).
+    var mesh = SidecarSettings()
 }
 
 struct BindAddress: Sendable, ExpressibleByArgument {
@@ -89,9 +91,9 @@ struct OperatorCore {
         let manager = Manager(client: client, logger: logger)
         let events = EventRecorder(client: client, instance: settings.identity)
         let written = Counter(label: "lucid_sidecar_configs_written_total")
-        let sidecars = SidecarReconciler(manager: manager, events: events, namespace: settings.namespace, logger: logger,
-                                         onWrite: { written.increment() })
-        manager.add(sidecars.controller(workers: settings.workers))
+        let sidecars = SidecarReconciler(manager: manager, events: events, namespace: settings.namespace, settings: settings.mesh,
+                                         logger: logger, onWrite: { written.increment() })
+        for controller in sidecars.controllers(workers: settings.workers) { manager.add(controller) }
         let payouts = try await PayoutReconciler.make(manager: manager, events: events, configuration: settings.payouts, http: http,
                                                       namespace: settings.namespace, logger: logger)
         manager.add(payouts.controller(workers: settings.workers))

@@ -26,6 +26,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Where /healthz and /readyz listen.") var healthProbeBindAddress = BindAddress(host: "0.0.0.0", port: 8081)
     @OptionGroup(title: "Payouts") var payouts: PayoutOptions
     @OptionGroup(title: "Service registry") var registry: RegistryFlags
+    @OptionGroup(title: "Sidecars") var mesh: MeshOptions
 
     func run() async throws {
         OperatorMetrics.bootstrap()
@@ -42,6 +43,7 @@ struct RunCommand: AsyncParsableCommand {
         settings.probes = healthProbeBindAddress
         settings.payouts = try payouts.configuration(namespace: namespace ?? config.namespace)
         settings.registry = try registry.settings()
+        settings.mesh = mesh.settings()
         let logger = Logger(label: "lucid.operator")
         let services = try await OperatorCore(config: config, settings: settings, logger: logger).services()
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

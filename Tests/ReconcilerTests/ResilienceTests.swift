@@ -73,6 +73,7 @@ import YAML
                 }
             }
             server.setFaults { $0 = APIServer.Faults() }
+            try await expectValidEnvoy(client, "chaos", (0..<20).map { "src-\($0)" } + (0..<13).map { "dst-\($0)" })
             for s in 0..<20 {
                 let hosts = try await routes(client, "chaos", "src-\(s)")
                 let prefixes = Set(hosts.values.flatMap { $0 }.compactMap { $0[path: "match", "prefix"]?.stringValue })
@@ -107,7 +108,7 @@ import YAML
             let before = gets.withLock { $0 }
             try await Task.sleep(for: .seconds(10))
             let rate = Double(gets.withLock { $0 } - before) / 10
-            print("idle GET rate under forced 410s, watch drops and 10 % errors: \(rate)/s (3 informers)")
+            print("idle GET rate under forced 410s, watch drops and 10 % errors: \(rate)/s (7 informers)")
             #expect(rate < 12, "the operator made \(rate) GETs a second while idle")
 
             for s in [3, 7] {

@@ -20,6 +20,7 @@ import YAML
                 try await routes(client, "shop", "gateway")["payments"]?.first?[path: "match", "prefix"] == "/v2"
             }
             try await waitUntil(.seconds(5), "the status to follow the edit") { try await ready(client, "shop", "p") }
+            try await expectValidEnvoy(client, "shop", ["gateway", "payments"])
 
             // Someone edits the ConfigMap by hand: put back.
             var cm = try await client.get(.configMaps, namespace: "shop", name: "gateway-sidecar")
@@ -106,6 +107,7 @@ import YAML
 
             let policy = try await client.get(tp, namespace: "shop", name: "gw-to-payments")
             #expect(policy[path: "status", "appliedTo"] == ["shop/gateway-sidecar"])
+            try await expectValidEnvoy(client, "shop", ["gateway", "payments"])
         }
     }
 }

@@ -1,3 +1,4 @@
+import EnvoyCheck
 import LucidAPI
 @testable import Mesh
 import Testing

@@ -105,6 +105,8 @@ import YAML
         np?[path: "spec", "ingress"]?[0]?["from"]?.arrayValue?.compactMap { $0[path: "podSelector", "matchLabels"] } ?? []
     }
 
+    static func plane(_ name: String) -> JSON { ["mesh.lucid.io/plane": .string(name)] }
+
     @Test func aPlaneAcceptsItsOwnPodsAndTheAllowedSources() throws {
         let np = try #require(NetworkPolicyBuilder.networkPolicy(Self.inputs(chain, [
             policy("p", source: "session-management", destination: "blockchain-core", [SecurityRule(action: .allow, match: SecurityMatch(path: "/api"))]),
@@ -114,21 +116,37 @@ import YAML
         #expect(np[path: "metadata", "ownerReferences"]?[0]?["uid"] == "uid-blockchain-core")
         #expect(np[path: "spec", "podSelector"] == ["matchLabels": ["app": "blockchain-core"]])
         #expect(np[path: "spec", "policyTypes"] == ["Ingress"])
-        #expect(Self.peers(np) == [["app": "blockchain-core"], ["app": "session-management"]])
+        #expect(Self.peers(np) == [Self.plane("chain"), ["app": "session-management"]])
     }
 
     @Test func crossPlaneWithoutAPolicyIsNotLetThrough() throws {
         let np = try #require(NetworkPolicyBuilder.networkPolicy(Self.inputs(payments, [])))
-        #expect(Self.peers(np) == [["app": "tron-payment"]])
+        #expect(Self.peers(np) == [Self.plane("wallet")])
         let ops = try #require(NetworkPolicyBuilder.networkPolicy(Self.inputs(gateway, [])))
-        #expect(Self.peers(ops) == [["app": "api-gateway"], ["app": "session-management"]])
+        #expect(Self.peers(ops) == [Self.plane("ops")])
     }
 
-    @Test func aSourceDeniedEverythingIsLeftOut() throws {
+    /// The plane is one selector: a Service joining it changes no other Service's NetworkPolicy.
+    @Test func aServiceJoiningThePlaneChangesNoOtherNetworkPolicy() throws {
+        let before = NetworkPolicyBuilder.networkPolicy(Self.inputs(gateway, []))
+        let after = NetworkPolicyBuilder.networkPolicy(Self.inputs(gateway, [], services: allServices + [service("reporting", "ops")]))
+        #expect(before != nil && before == after)
+    }
+
+    @Test func aCrossPlaneSourceDeniedEverythingIsLeftOut() throws {
+        let np = try #require(NetworkPolicyBuilder.networkPolicy(Self.inputs(payments, [
+            policy("p", source: "api-gateway", destination: "tron-payment", [SecurityRule(action: .deny)]),
+        ])))
+        #expect(Self.peers(np) == [Self.plane("wallet")])
+    }
+
+    /// A same-plane caller denied everything is not listed, but the plane's selector still lets
+    /// its pods through at L3 (RBAC denies it): the price of not listing the plane's Services.
+    @Test func aSamePlaneSourceDeniedEverythingIsStoppedOnlyByRBAC() throws {
         let np = try #require(NetworkPolicyBuilder.networkPolicy(Self.inputs(gateway, [
             policy("p", source: "session-management", destination: "api-gateway", [SecurityRule(action: .deny)]),
         ])))
-        #expect(Self.peers(np) == [["app": "api-gateway"]])
+        #expect(Self.peers(np) == [Self.plane("ops")])
     }
 
     @Test func anythingOpenToAnonymousCallersOpensTheNetwork() throws {
@@ -146,11 +164,14 @@ import YAML
         #expect(np[path: "spec", "ingress"] == [])
     }
 
-    @Test func offOrNoSelectorMeansNoNetworkPolicy() {
+    @Test func offOrNoSelectorMeansNoNetworkPolicy() throws {
         #expect(NetworkPolicyBuilder.networkPolicy(Self.inputs(payments, [], isolation: .off)) == nil)
         let headless = service("external", "ops", selector: [:])
         #expect(NetworkPolicyBuilder.networkPolicy(Self.inputs(headless, [], services: allServices + [headless])) == nil)
-        let np = NetworkPolicyBuilder.networkPolicy(Self.inputs(gateway, [], services: allServices + [headless]))
-        #expect(!Self.peers(np).contains([:]), "a selector-less peer must not become podSelector {} (every pod)")
+        // An allowed source without a selector has no pods to name: never podSelector {} (every pod).
+        let np = try #require(NetworkPolicyBuilder.networkPolicy(Self.inputs(payments, [
+            policy("p", source: "external", destination: "tron-payment", [SecurityRule(action: .allow)]),
+        ], services: allServices + [headless])))
+        #expect(Self.peers(np) == [Self.plane("wallet")])
     }
 }

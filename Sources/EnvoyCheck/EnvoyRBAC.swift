@@ -1,26 +1,48 @@
 import YAML
 
 /// A request as Envoy's RBAC filter sees it, for `RBACInterpreter`.
-struct RBACRequest {
+public struct RBACRequest: Sendable {
     /// The peer certificate's URI SAN; nil on a plaintext connection.
-    var peer: String?
-    var path: String
-    var headers: [String: String]
+    public var peer: String?
+    public var path: String
+    public var headers: [String: String]
     /// Dynamic metadata by filter namespace.
-    var metadata: [String: JSON]
+    public var metadata: [String: JSON]
+
+    public init(peer: String?, path: String, headers: [String: String] = [:], metadata: [String: JSON] = [:]) {
+        self.peer = peer
+        self.path = path
+        self.headers = headers
+        self.metadata = metadata
+    }
 }
 
-/// Evaluates a rendered `envoy.extensions.filters.http.rbac.v3.RBAC` config the way Envoy's
-/// RBAC engine does (Principal and Permission trees, StringMatcher, SourcedMetadata with
-/// ValueMatcher), for the subset the renderer emits. Anything else fails the test loudly.
-struct RBACInterpreter {
-    struct Unsupported: Error, CustomStringConvertible {
-        var what: JSON
-        var description: String { "unsupported RBAC node \(what.jsonText)" }
+/// Test support: evaluates a rendered `envoy.extensions.filters.http.rbac.v3.RBAC` config the
+/// way Envoy's RBAC engine does (Principal and Permission trees, StringMatcher, SourcedMetadata
+/// with ValueMatcher), for the subset the renderer emits. Anything else throws `Unsupported`, so
+/// a test fails loudly rather than guessing.
+public enum RBACInterpreter {
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var what: JSON
+        public var description: String { "unsupported RBAC node \(what.jsonText)" }
+    }
+
+    /// What the RBAC filter of one filter chain of a listener decides: allowed unless an
+    /// enforced (DENY) policy matches; the policy that matched, enforced or shadow.
+    public static func decide(listener: JSON, chain: String, _ request: RBACRequest) throws -> (allowed: Bool, policy: String?) {
+        let chains = listener["filter_chains"]?.arrayValue ?? []
+        guard let found = chains.first(where: { $0["name"]?.stringValue == chain }),
+              let rbac = (found["filters"]?[0]?[path: "typed_config", "http_filters"]?.arrayValue ?? [])
+                .first(where: { $0["name"] == "envoy.filters.http.rbac" })?["typed_config"] else {
+            throw Unsupported(what: ["no RBAC filter on filter chain": .string(chain)])
+        }
+        let denied = try matching(rbac["rules"] ?? .null, request)
+        let allowed = try matching(rbac["shadow_rules"] ?? .null, request)
+        return (denied.isEmpty, (denied + allowed).first)
     }
 
     /// The names of the policies of `rules` that match.
-    static func matching(_ rules: JSON, _ request: RBACRequest) throws -> [String] {
+    public static func matching(_ rules: JSON, _ request: RBACRequest) throws -> [String] {
         var names: [String] = []
         for (name, policy) in rules["policies"]?.objectValue ?? [:] {
             let permissions = policy["permissions"]?.arrayValue ?? []

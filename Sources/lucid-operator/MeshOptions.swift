@@ -1,0 +1,34 @@
+import ArgumentParser
+import Mesh
+import Reconcilers
+
+/// The flags of the sidecar path, shared by `run`, `dev`, `render` and `who-can-call`.
+struct MeshOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The cert-manager issuer of the mesh certificates: ClusterIssuer/NAME or Issuer/NAME (one Certificate per mesh Service). Without it the operator creates none and uses whatever <service>-mesh-tls Secrets exist.",
+                               valueName: "kind/name"))
+    var certificateIssuer: String?
+
+    @Option(help: "The SPIFFE trust domain of mesh identities (spiffe://DOMAIN/ns/NS/plane/PLANE/svc/NAME).")
+    var trustDomain = "cluster.local"
+
+    @Option(help: "strict: a call from one plane to another is denied unless a SecurityPolicy allows it (RBAC and NetworkPolicies); off: planes are not isolated.")
+    var planeIsolation: PlaneIsolation = .strict
+
+    func validate() throws {
+        if let issuer = certificateIssuer, IssuerRef.parse(issuer) == nil {
+            throw ValidationError("--certificate-issuer \(issuer): give ClusterIssuer/NAME or Issuer/NAME (NAME a DNS label)")
+        }
+        if trustDomain.isEmpty || trustDomain.contains("/") || trustDomain.contains(":") {
+            throw ValidationError("--trust-domain \(trustDomain): give a domain name such as cluster.local")
+        }
+    }
+
+    /// The controllers' settings; `defaultIssuer` applies when no issuer is given.
+    func settings(defaultIssuer: String? = nil) -> SidecarSettings {
+        let security = SecuritySettings(planeIsolation: planeIsolation, trustDomain: trustDomain)
+        let issuer = (certificateIssuer ?? defaultIssuer).flatMap(IssuerRef.parse)
+        return SidecarSettings(security: security, certificates: issuer.map { CertificateBuilder.Settings(issuer: $0, trustDomain: trustDomain) })
+    }
+}
+
+extension PlaneIsolation: ExpressibleByArgument {}
