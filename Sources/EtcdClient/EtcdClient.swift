@@ -21,8 +21,8 @@ public final class EtcdClient: Sendable {
     public let endpoints: [String]
     let http: HTTPClient
     private let ownsHTTP: Bool
-    /// Watches get a connection pool of their own. libcurl (with `CURLOPT_PIPEWAIT`, as the HTTP
-    /// module sets it) makes a new request to a host wait while another connection to it is
+    /// Watches get a connection pool of their own. Over TLS libcurl (with `CURLOPT_PIPEWAIT`, as
+    /// the HTTP module sets it there) makes a new request to a host wait while another connection to it is
     /// still waiting for its first response, and such a waiting request does not time out: a
     /// watch opened against a member that is just restarting would otherwise hold back every
     /// unary request to it.
@@ -54,10 +54,9 @@ public final class EtcdClient: Sendable {
     }
 
     /// A client for the same members that shares this one's connections for unary requests and
-    /// has watch connections of its own, for a second watch that must run beside another.
-    /// (libcurl with `CURLOPT_PIPEWAIT` holds a second plain-HTTP stream to a host behind the
-    /// first for as long as the first runs; a separate HTTP client does not.) Shut it down when
-    /// the watch is over; this client stays up.
+    /// has watch connections of its own, for a second watch that must run beside another
+    /// without sharing (or waiting for) the first one's connections. Shut it down when the watch
+    /// is over; this client stays up.
     public func withOwnWatchConnections() throws(EtcdError) -> EtcdClient {
         try EtcdClient(configuration, http: http)
     }

@@ -78,9 +78,13 @@ final class Transfer: @unchecked Sendable {
         try check(lucid_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me), "CURLOPT_WRITEDATA")
         try check(lucid_curl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, transferHeaderCallback), "CURLOPT_HEADERFUNCTION")
         try check(lucid_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me), "CURLOPT_HEADERDATA")
-        // HTTP/2 where TLS negotiates it; wait for a multiplexed connection rather than open another.
+        // HTTP/2 where TLS negotiates it; there, wait for a multiplexed connection rather than
+        // open another. Never on plain HTTP (HTTP/1.1): a second request would wait behind a
+        // long-running one (a watch) on the same host for as long as that one runs.
         try check(lucid_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "CURLOPT_HTTP_VERSION")
-        try check(lucid_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
+        if request.url.hasPrefix("https://") {
+            try check(lucid_curl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
+        }
         try check(lucid_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1), "CURLOPT_TCP_KEEPALIVE")
         try check(lucid_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds), "CURLOPT_CONNECTTIMEOUT_MS")
         if let timeout = request.timeout {
