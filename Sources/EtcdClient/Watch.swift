@@ -141,7 +141,9 @@ public struct EtcdWatch: AsyncSequence, Sendable {
                     do {
                         connection = try await open()
                     } catch {
-                        if error.code == .cancelled || Task.isCancelled { return close() }
+                        // Our own cancellation ends the watch; a member answering CANCELLED
+                        // (it is stopping) is a failure to reconnect from.
+                        if error.transport?.kind == .cancelled || Task.isCancelled { return close() }
                         let step = openFailure(error)
                         try await apply(step, endpointIndex: nil)
                     }

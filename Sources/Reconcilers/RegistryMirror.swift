@@ -124,6 +124,11 @@ public final class RegistryMirror: Service, Sendable {
             code = error.code.rawValue
             detail = "\(context): \(error)"
         }
+
+        init(code: String, detail: String) {
+            self.code = code
+            self.detail = detail
+        }
     }
 
     // MARK: the loop
@@ -165,7 +170,9 @@ public final class RegistryMirror: Service, Sendable {
                 logger.info("registry listed", metadata: ["revision": "\(revision)", "entries": "\(entries)",
                                                           "took": "\(ContinuousClock.now - started)"])
             } catch {
-                if Task.isCancelled || error.code == .cancelled { return }
+                // Only our own cancellation ends the loop: a member that is stopping answers
+                // CANCELLED too, and that is a failure to recover from.
+                if Task.isCancelled { return }
                 if error.code != .compacted {
                     failures += 1
                     await fail(Failure(error, "list failed"))
@@ -261,10 +268,12 @@ public final class RegistryMirror: Service, Sendable {
                 recordEntries()
                 if !changed.isEmpty { await handlers.withLock({ $0 }).changed(Array(changed)) }
             }
-            return .cancelled
+            // A watch that ends without being cancelled (its member went away) is a failure to
+            // recover from, never the end of the mirror.
+            return Task.isCancelled ? .cancelled : .failed(Failure(code: "unavailable", detail: "the watch of \(prefix) ended"))
         } catch {
             if error.code == .compacted { return .compacted }
-            if error.code == .cancelled || Task.isCancelled { return .cancelled }
+            if Task.isCancelled { return .cancelled }
             return .failed(Failure(error, "the watch of \(prefix) ended"))
         }
     }
