@@ -187,8 +187,10 @@ func condition(_ job: JSON, _ type: String) -> JSON? {
             cluster.fake.setFaults { $0.acceptThenStall = .seconds(30) }
             let runner = cluster.runner()
             let (key, attempt) = try await cluster.running(runner) {
-                let made = try await cluster.createJob(name: "too-slow", currency: .trx, deadline: 2)
-                _ = try await cluster.waitFinished(made.key, within: .seconds(20))
+                // Long enough for the process to start and broadcast on a loaded machine; the
+                // node then stalls its answer far past the deadline.
+                let made = try await cluster.createJob(name: "too-slow", currency: .trx, deadline: 8)
+                _ = try await cluster.waitFinished(made.key, within: .seconds(30))
                 return made
             }
             let job = try await cluster.job(key)

@@ -44,7 +44,7 @@ func runOperator(_ server: APIServer, retry: RetryPolicy = RetryPolicy(), settin
     try await withThrowingTaskGroup(of: Void.self) { group in
         for service in manager.services(leaderElector: nil) { group.addTask { try await service.run() } }
         do {
-            try await waitUntil(.seconds(10), "the caches to sync") { controllers.allSatisfy(\.hasSynced) }
+            try await waitUntil(.seconds(30), "the caches to sync") { controllers.allSatisfy(\.hasSynced) }
             try await body(client)
         } catch {
             group.cancelAll()

@@ -72,7 +72,7 @@ func withOperator<T: Sendable>(_ server: APIServer, etcd: EtcdConfiguration, opt
             group.addTask { try await service.run() }
         }
         do {
-            try await waitUntil(.seconds(10), "the caches to sync") { manager.hasSynced && controller.hasSynced && (!waitForEtcd || registry.mirror.isSynced) }
+            try await waitUntil(.seconds(30), "the caches to sync") { manager.hasSynced && controller.hasSynced && (!waitForEtcd || registry.mirror.isSynced) }
             let result = try await body(running)
             group.cancelAll()
             return result
