@@ -60,36 +60,41 @@ enum Bench {
 
     // MARK: the bare client
 
-    /// The operator's 3 writes per pair — the sidecar ConfigMap (rendered as the operator renders
-    /// it), the policy's status, an Event — from 2 concurrent lanes over keep-alive connections.
+    /// The operator's writes per pair, rendered with the controller's own functions
+    /// (`SidecarAssembly`, `SidecarObjects`, `NetworkPolicyBuilder`): the sidecar ConfigMap and its
+    /// Event (regarding the policy), the NetworkPolicy (strict plane isolation) and its Event
+    /// (regarding the Service), the policy's status — from 2 concurrent lanes over keep-alive
+    /// connections.
     static func bareClient(_ server: APIServer, _ n: Int) async throws -> Duration {
-        let services = (0..<n).compactMap { MeshService(service($0)) }
+        let sources = ManifestSources(objects: (0..<n).map(service) + (0..<n).map { policy($0, n) }, defaultNamespace: namespace)
         var bodies: [[(String, HTTPMethod, [UInt8])]] = []
+        func event(_ i: Int, _ reason: String, _ note: String, regarding: JSON) -> JSON {
+            ["apiVersion": "events.k8s.io/v1", "kind": "Event",
+             "metadata": ["generateName": .string("svc-\(i)."), "namespace": .string(namespace)],
+             "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "lucid-operator", "reportingInstance": "bench",
+             "action": "Create", "reason": .string(reason), "note": .string(note), "type": "Normal", "regarding": regarding]
+        }
         for i in 0..<n {
-            let spec = try policy(i, n)["spec"]!.decode(TrafficPolicySpec.self)
-            let config = SidecarRenderer.render(SidecarInputs(service: services[i], policies: [SidecarRenderer.Policy(name: "p-\(i)", creationTimestamp: "", spec: spec)],
-                                                              resolving: [services[i], services[(i + 1) % n]])).config
-            var data = JSONObject()
-            for (k, v) in config.files.sorted(by: { $0.key < $1.key }) { data[k] = .string(v) }
-            let configMap: JSON = ["apiVersion": "v1", "kind": "ConfigMap",
-                                   "metadata": ["name": .string("svc-\(i)-sidecar"), "namespace": .string(namespace),
-                                                "labels": ["app.kubernetes.io/managed-by": "lucid-operator", "mesh.lucid.io/service": .string("svc-\(i)")],
-                                                "annotations": ["mesh.lucid.io/config-hash": .string(config.hash)]],
-                                   "data": .object(data)]
+            guard let mesh = sources.service(namespace: namespace, name: "svc-\(i)") else { throw BenchmarkError("svc-\(i) is not a mesh Service") }
+            let inputs = try await SidecarAssembly.inputs(for: mesh, from: sources, settings: SecuritySettings())
+            let render = SidecarAssembly.render(inputs)
+            let configMap = SidecarObjects.configMap(mesh, render.config)
+            guard let networkPolicy = NetworkPolicyBuilder.networkPolicy(inputs.inbound) else { throw BenchmarkError("no NetworkPolicy for svc-\(i)") }
             let status: JSON = ["apiVersion": "mesh.lucid.io/v1alpha1", "kind": "TrafficPolicy",
                                 "metadata": ["name": .string("p-\(i)"), "namespace": .string(namespace)],
                                 "status": ["observedGeneration": 1, "appliedTo": [.string("\(namespace)/svc-\(i)-sidecar")],
                                            "conditions": [["type": "Ready", "status": "True", "observedGeneration": 1, "lastTransitionTime": "2026-01-01T00:00:00Z",
                                                            "reason": "Applied", "message": .string("rendered into the sidecar ConfigMap \(namespace)/svc-\(i)-sidecar")]]]]
-            let event: JSON = ["apiVersion": "events.k8s.io/v1", "kind": "Event",
-                               "metadata": ["generateName": .string("svc-\(i)."), "namespace": .string(namespace)],
-                               "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "lucid-operator", "reportingInstance": "bench",
-                               "action": "Create", "reason": "SidecarConfigCreated", "note": .string("wrote ConfigMap \(namespace)/svc-\(i)-sidecar"),
-                               "type": "Normal", "regarding": ["apiVersion": "v1", "kind": "Service", "name": .string("svc-\(i)"), "namespace": .string(namespace)]]
+            let policyRef: JSON = ["apiVersion": "mesh.lucid.io/v1alpha1", "kind": "TrafficPolicy", "name": .string("p-\(i)"), "namespace": .string(namespace)]
+            let serviceRef: JSON = ["apiVersion": "v1", "kind": "Service", "name": .string("svc-\(i)"), "namespace": .string(namespace)]
             bodies.append([
                 ("\(server.url)/api/v1/namespaces/\(namespace)/configmaps", .post, configMap.serialized()),
+                ("\(server.url)/apis/events.k8s.io/v1/namespaces/\(namespace)/events", .post,
+                 event(i, "SidecarConfigCreated", "wrote ConfigMap \(namespace)/svc-\(i)-sidecar", regarding: policyRef).serialized()),
+                ("\(server.url)/apis/networking.k8s.io/v1/namespaces/\(namespace)/networkpolicies", .post, networkPolicy.serialized()),
+                ("\(server.url)/apis/events.k8s.io/v1/namespaces/\(namespace)/events", .post,
+                 event(i, "NetworkPolicyCreated", "wrote NetworkPolicy \(namespace)/svc-\(i)-mesh-ingress", regarding: serviceRef).serialized()),
                 ("\(server.url)/apis/mesh.lucid.io/v1alpha1/namespaces/\(namespace)/trafficpolicies/p-\(i)/status", .put, status.serialized()),
-                ("\(server.url)/apis/events.k8s.io/v1/namespaces/\(namespace)/events", .post, event.serialized()),
             ])
         }
         let http = try HTTPClient()
@@ -361,7 +366,7 @@ enum Bench {
                 edits.append((convergence.changed.withLock { $0[name] } ?? .now) - sent)
             }
 
-            let cached = 3 * n  // Services, TrafficPolicies, ConfigMaps
+            let cached = 4 * n  // Services, TrafficPolicies, ConfigMaps, NetworkPolicies
             return """
                 N = \(n)
                   cold converge: operator \(String(format: "%.2f", seconds(converge))) s, bare client \(String(format: "%.2f", seconds(bare))) s → ratio \(String(format: "%.2f", seconds(converge) / seconds(bare)))×

@@ -36,10 +36,10 @@ struct DevCommand: AsyncParsableCommand {
     @OptionGroup(title: "Payouts in dev") var devPayouts: DevPayoutOptions
     @OptionGroup(title: "Service registry (default: a real etcd started for dev)") var registry: RegistryFlags
     @Flag(help: """
-        Authenticate and authorize with RBAC, as a real cluster: the server speaks HTTPS, the kubeconfig holds the admin's         token, and the controllers run as ServiceAccount lucid-system/lucid-operator with the rights --rbac-manifest gives it.
+        Authenticate and authorize with RBAC, as a real cluster: the server speaks HTTPS, the kubeconfig holds the admin's token, and the controllers run as ServiceAccount lucid-system/lucid-operator with the rights --rbac-manifest gives it.
         """) var rbac = false
     @Option(help: "With --rbac: the ServiceAccount, roles and bindings installed for the operator.") var rbacManifest = "manifests/default/rbac.yaml"
-    @Option(help: "Third-party CRDs to install (cert-manager's Certificate); without them no Certificates are made.") var thirdPartyCRDs = "crds/third-party"
+    @Option(name: .customLong("third-party-crds"), help: "Third-party CRDs to install (cert-manager's Certificate); without them no Certificates are made.") var thirdPartyCRDs = "crds/third-party"
     @OptionGroup(title: "Sidecars (no issuer runs in dev: the default ClusterIssuer/lucid-dev-mesh-ca never signs)") var mesh: MeshOptions
 
     func run() async throws {

@@ -12,7 +12,7 @@ struct LucidOperator: AsyncParsableCommand {
 struct CRDsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crds",
-        abstract: "Print the CustomResourceDefinitions of the four resources as one multi-document YAML.",
+        abstract: "Print the Lucid CustomResourceDefinitions (the four resources and TronPayoutApproval) as one multi-document YAML.",
         discussion: "Apply them with `lucid-operator crds | kubectl apply -f -`. crds/ in the repository holds this output.")
 
     func run() throws {

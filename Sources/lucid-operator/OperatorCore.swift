@@ -41,6 +41,9 @@ struct BindAddress: Sendable, ExpressibleByArgument {
         let host = String(argument[..<colon])
         self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port)
     }
+
+    /// As `--help` shows a default: the argument form.
+    var defaultValueDescription: String { "\(host):\(port)" }
 }
 
 /// The metrics registry of this process; `MetricsSystem` is bootstrapped with it once.
