@@ -88,7 +88,7 @@ struct PayoutCluster: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await runner.run() }
                     defer { group.cancelAll() }
-                    try await waitUntil(.seconds(10), "the Job runner's first list") { runner.hasListed }
+                    try await waitUntil(.seconds(30), "the Job runner's first list") { runner.hasListed }
                     try await body(PayoutCluster(server: server, client: client, fake: fake, runner: runner, folder: folder))
                 }
             }
