@@ -96,7 +96,7 @@ public struct PayoutAttempt: Codable, Sendable, Equatable {
 /// A finished payout Job as the operator read it: informational only, since whether money
 /// moved is decided by the chain, never by a Job or a node's message.
 public struct AttemptJobResult: Codable, Sendable, Equatable {
-    /// `accepted`, `notSent`, `maybeSent` (from the termination message), or `unknown`.
+    /// `accepted`, `notSent`, `maybeSent`, `signerMissing` (from the termination message), or `unknown`.
     public var outcome: String
     public var exitCode: Int?
     public var detail: String?
@@ -213,7 +213,7 @@ public enum TronPayoutKind: ResourceKind {
                 "jobName": .string(),
                 "preparedAt": .string(format: "date-time"),
                 "job": .object("What the Job reported (informational: the chain decides).", required: ["outcome"], [
-                    "outcome": .string(enum: ["accepted", "notSent", "maybeSent", "unknown"]),
+                    "outcome": .string(enum: ["accepted", "notSent", "maybeSent", "signerMissing", "unknown"]),
                     "exitCode": .integer(format: "int32"),
                     "detail": .string(maxLength: 4096),
                     "finishedAt": .string(format: "date-time"),
