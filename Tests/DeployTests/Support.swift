@@ -50,6 +50,10 @@ extension JSON {
     var strings: [String] { arrayValue?.compactMap(\.stringValue) ?? [] }
 }
 
+extension Optional where Wrapped == JSON {
+    var strings: [String] { self?.strings ?? [] }
+}
+
 extension Array where Element == JSON {
     func first(_ kind: String, _ name: String? = nil) -> JSON? { first { $0.kind == kind && (name == nil || $0.name == name) } }
     func all(_ kind: String) -> [JSON] { filter { $0.kind == kind } }
