@@ -28,7 +28,7 @@ enum Aspect: String, CaseIterable, Sendable, CustomStringConvertible {
     case registry
     /// Every sample payout Completed (its Jobs run by the dev Job runner).
     case payouts
-    /// The operator's Events.
+    /// The operator's Events (in either sample namespace).
     case events
 
     var description: String { rawValue }
@@ -65,7 +65,7 @@ struct OperatorUnderManifests {
 
     /// Runs the operator over the samples with `rbac` (the namespaces of the samples are made
     /// first) for the duration of `body`; registry entries go under `prefix` of `etcdServer`.
-    static func run(rbac: [JSON], etcdServer: EtcdServer, prefix: String = "/lucid/registry/", _ scratch: Scratch,
+    static func run(rbac: [JSON], etcdServer: EtcdServer, prefix: String = "/lucid/registry/", secretNamespaces: String = mesh, _ scratch: Scratch,
                     _ body: @Sendable (OperatorUnderManifests) async throws -> Void) async throws {
         let binary = try #require(operatorBinary, "lucid-operator is not built")
         let payoutBinary = try #require(builtBinary("lucid-payout"), "lucid-payout is not built")
@@ -99,7 +99,7 @@ struct OperatorUnderManifests {
                     let process = try ChildProcess(binary, [
                         "run", "--kubeconfig", kubeconfig, "--leader-elect", "--leader-election-namespace", "lucid-system",
                         "--identity", "deploy-test", "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-                        "--certificate-issuer", "ClusterIssuer/lucid-mesh-ca", "--secret-namespaces", mesh,
+                        "--certificate-issuer", "ClusterIssuer/lucid-mesh-ca", "--secret-namespaces", secretNamespaces,
                         "--payout-image", "ghcr.io/lucid-mesh/lucid-operator:0.1.0", "--tron-url", "nile=\(fake.baseURL)",
                         "--tron-api-key-secret", "lucid-system/trongrid-api-key", "--payout-chain-poll-interval", "0.2",
                         "--etcd-endpoints", etcdServer.clientURL, "--registry-prefix", prefix,
@@ -148,9 +148,8 @@ struct OperatorUnderManifests {
         if let entries = try? await etcd.range(prefix: "\(prefix)\(Self.mesh)/"), entries.count == services { done.insert(.registry) }
         let payouts = try await client.listAll(Self.payouts, namespace: Self.treasury).items
         if !payouts.isEmpty, payouts.allSatisfy({ $0[path: "status", "phase"] == "Completed" }) { done.insert(.payouts) }
-        if try await client.listAll(.events, namespace: Self.mesh).items.contains(where: { $0["reportingController"] == "lucid-operator" }) {
-            done.insert(.events)
-        }
+        let events = try await client.listAll(.events, namespace: Self.mesh).items + client.listAll(.events, namespace: Self.treasury).items
+        if events.contains(where: { $0["reportingController"] == "lucid-operator" }) { done.insert(.events) }
         return done
     }
 }

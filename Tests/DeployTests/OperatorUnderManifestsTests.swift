@@ -69,7 +69,9 @@ import YAML
             "lucid-operator networkpolicies list,watch,create,update,delete": sidecar,
             "lucid-operator events create": [.events],
             "lucid-operator-api-keys secrets get,list,watch": sidecar,
-            "lucid-operator-api-keys secrets create,update,delete": [.apiKeys],
+            // The admin interface's reconcile stops at its key Secret, before its Certificate,
+            // NetworkPolicy and policy statuses (the other Services' converge).
+            "lucid-operator-api-keys secrets create,update,delete": [.apiKeys, .policies, .certificates, .networkPolicies],
             "lucid-operator-trongrid-api-key secrets get": all,
             "lucid-operator-leader-election leases create": all,
             "lucid-operator-leader-election leases get,update": all,
@@ -116,6 +118,31 @@ import YAML
             try await group.waitForAll()
         }
         print("every rule needed: \(variants.count) variants in \(ContinuousClock.now - started)")
+    }
+
+    /// A mesh namespace where the operator has no Secrets (no RoleBinding, not in
+    /// --secret-namespaces): the API-key policy says which permission is missing, nothing is
+    /// refused, and everything that needs no Secret converges.
+    @Test(.timeLimit(.minutes(2))) func withoutSecretsInTheMeshNamespaceTheAPIKeyPolicySaysWhatIsMissing() async throws {
+        let scratch = try Scratch()
+        let etcdServer = try await EtcdServer.start()
+        defer { etcdServer.stop() }
+        let rbac = try await OperatorUnderManifests.rbacObjects(scratch).filter { !($0.kind == "RoleBinding" && $0.name == "lucid-operator-api-keys") }
+        try await OperatorUnderManifests.run(rbac: rbac, etcdServer: etcdServer, secretNamespaces: "", scratch) { op in
+            try await waitUntil(.seconds(90), "what needs no Secret to converge", interval: .milliseconds(200)) {
+                try await op.aspects().isSuperset(of: [.sidecars, .certificates, .networkPolicies, .registry, .payouts, .events])
+            }
+            let policy = try await waitFor("the API-key policy's report") {
+                let p = try await op.client.get(OperatorUnderManifests.securityPolicies, namespace: OperatorUnderManifests.mesh, name: "admin-interface-callers")
+                return p[path: "status", "conditions"]?.arrayValue?.first { $0["type"] == "Ready" && $0["reason"] == "SecretsNotPermitted" }
+            }
+            #expect(policy["status"] == "False")
+            let message = policy["message"]?.stringValue ?? ""
+            #expect(message.contains("lucid-operator-api-keys") && message.contains("namespace lucid-payment") && message.contains("--secret-namespaces"), "\(message)")
+            #expect(op.server.authorizations(user: OperatorUnderManifests.account).allSatisfy { $0.attributes.resource != "secrets" || $0.attributes.namespace == "lucid-system" })
+            #expect(op.server.denials(user: OperatorUnderManifests.account).isEmpty)
+            #expect((try? await op.client.get(.secrets, namespace: OperatorUnderManifests.mesh, name: "admin-interface-sidecar-keys")) == nil)
+        }
     }
 
     /// Without `rule`: a request it would allow is refused, the aspects it is needed for never

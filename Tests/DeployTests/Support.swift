@@ -125,3 +125,13 @@ func metricNames(in expression: String) -> Set<String> {
     }
     return names
 }
+
+/// Polls `produce` until it gives a value; throws after `limit`.
+func waitFor<T: Sendable>(_ what: String, within limit: Duration = .seconds(30), _ produce: @Sendable () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if let value = try await produce() { return value }
+        guard ContinuousClock.now < deadline else { throw TestFailure("timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
