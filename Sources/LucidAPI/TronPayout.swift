@@ -151,6 +151,9 @@ public struct PayoutApprovalRecord: Codable, Sendable, Equatable {
 
 public struct TronPayoutStatus: Codable, Sendable, Equatable {
     public var phase: PayoutPhase?
+    /// When the payout entered its phase (RFC 3339): how long it has been there, for the
+    /// `lucid_payout_oldest_in_phase_seconds` gauge and the alerts on stuck payouts.
+    public var phaseTransitionTime: String?
     public var observedGeneration: Int64?
     public var conditions: [Condition]?
     /// The current attempt's txID (also in `attempts`), for `kubectl get`.
@@ -201,6 +204,7 @@ public enum TronPayoutKind: ResourceKind {
         "Where the payout stands.",
         [
             "phase": .string(enum: PayoutPhase.allCases.map(\.rawValue)),
+            "phaseTransitionTime": .string("When the payout entered its phase.", format: "date-time"),
             "observedGeneration": .integer(minimum: 0),
             "conditions": Condition.listSchema,
             "txID": .string("The current attempt's txID.", pattern: txIDPattern),

@@ -68,6 +68,7 @@ public enum PayoutMachine {
         conditions = conditions.setting("Stalled", stuck ? .true : .false, reason: stuck ? reason : phase.rawValue,
                                         message: stuck ? message : "", observedGeneration: generation, now: now)
         status.conditions = conditions
+        if status.phase != phase || status.phaseTransitionTime == nil { status.phaseTransitionTime = now }
         status.phase = phase
         status.message = message
         status.observedGeneration = generation

@@ -279,6 +279,30 @@ public final class PayoutReconciler: Sendable {
     }
 }
 
+extension PayoutReconciler {
+    /// Sets `lucid_payouts_in_phase{phase}` (payouts in each phase now, from the cache) and
+    /// `lucid_payout_oldest_in_phase_seconds{phase}` (for the phases a payout can be stuck in:
+    /// how long the oldest has been there, by its `phaseTransitionTime`). Called when /metrics
+    /// is scraped: one pass over the cached payouts per scrape, nothing per event.
+    public func recordGauges(now: Date = Date()) {
+        var count: [PayoutPhase: Int] = [:]
+        var oldest: [PayoutPhase: Date] = [:]
+        for payout in payouts.list() {
+            let phase = payout.status?.phase ?? .pending
+            count[phase, default: 0] += 1
+            guard !phase.isTerminal else { continue }
+            let since = payout.status?.phaseTransitionTime ?? payout.status?.conditions?.first("Ready")?.lastTransitionTime ?? payout.metadata.creationTimestamp
+            if let date = since.flatMap(PayoutMetrics.date), date < oldest[phase] ?? .distantFuture { oldest[phase] = date }
+        }
+        for phase in PayoutPhase.allCases {
+            Gauge(label: "lucid_payouts_in_phase", dimensions: [("phase", phase.rawValue)]).record(count[phase] ?? 0)
+            guard !phase.isTerminal else { continue }
+            let age = oldest[phase].map { max(0, now.timeIntervalSince($0)) } ?? 0
+            Gauge(label: "lucid_payout_oldest_in_phase_seconds", dimensions: [("phase", phase.rawValue)]).record(age)
+        }
+    }
+}
+
 /// `lucid_payouts_total{phase}` (payouts entering each phase), `lucid_payout_attempts_total`
 /// (transactions prepared) and `lucid_payout_confirmation_seconds` (from an attempt's
 /// preparation to its solid receipt, on the operator's clock).

@@ -100,7 +100,10 @@ struct OperatorCore {
         let registry = try registryServices(manager: manager, events: events)
 
         let metrics = try await EndpointServer(host: settings.metrics.host, port: settings.metrics.port, routes: [
-            "/metrics": { EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer()) },
+            "/metrics": {
+                payouts.recordGauges()
+                return EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer())
+            },
         ])
         let probes = try await EndpointServer(host: settings.probes.host, port: settings.probes.port, routes: [
             "/healthz": { .text(200, "ok") },

@@ -38,6 +38,23 @@ import YAML
         #expect(Set(world.events.map(\.reason)).isSuperset(of: ["ClaimingSession", "Prepared", "JobCreated", "Broadcasting", "Confirming", "Completed"]))
     }
 
+    @Test func phaseTransitionTimeMovesOnlyWhenThePhaseChanges() throws {
+        var world = World(makePayout())
+        world.settle()
+        let broadcasting = try #require(world.status?.phaseTransitionTime)
+        world.step()
+        world.step()
+        #expect(world.status?.phaseTransitionTime == broadcasting, "deciding again changes nothing")
+        world.finishJob("accepted", exitCode: 0)
+        world.settle()
+        #expect(world.status?.phase == .confirming)
+        let confirming = try #require(world.status?.phaseTransitionTime)
+        #expect(confirming > broadcasting)
+        world.advanceChain(to: world.head.timestamp + 3000)
+        world.settle()
+        #expect(world.status?.phaseTransitionTime == confirming, "still Confirming: the chain moved, the phase did not")
+    }
+
     @Test func aJobThatFinishedAfterItsReceiptWasSolidIsStillRecorded() throws {
         var world = World(makePayout())
         world.settle()
