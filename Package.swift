@@ -164,7 +164,8 @@ let package = Package(
         .testTarget(name: "ValidateTests", dependencies: ["ManifestValidation", "YAML"]),
         .testTarget(name: "PayoutsTests", dependencies: ["Payouts", "LucidAPI", "Tron", "YAML"]),
         // The deployment: kustomize bases, RBAC under the operator, alerts, Argo CD health, the image.
-        .testTarget(name: "DeployTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML"],
+        .testTarget(name: "DeployTests", dependencies: ["APIServer", "KubeClient", "HTTP", "LoopbackServer", "LucidAPI", "YAML",
+                                                      "DevJobRunner", "EtcdClient", "EtcdServer", "FakeTronGrid"],
                     exclude: ["Fixtures"]),
         .testTarget(
             name: "DevJobRunnerTests",

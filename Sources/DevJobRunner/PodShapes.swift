@@ -45,13 +45,20 @@ extension DevJobRunner {
             }
             let local = "\(secrets)/\(name)"
             try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let data = try await secretData(secretName, namespace: namespace)
+            // An optional Secret that is missing, or lacks a listed key, leaves those files out (as the kubelet does).
+            let optional = volume[path: "secret", "optional"]?.boolValue ?? false
+            let data: [String: [UInt8]]
+            do { data = try await secretData(secretName, namespace: namespace) } catch {
+                guard let error = error as? KubeError, error.isNotFound, optional else { throw error }
+                data = [:]
+            }
             let items = volume[path: "secret", "items"]?.arrayValue?.compactMap { item -> (String, String)? in
                 guard let key = item["key"]?.stringValue, let path = item["path"]?.stringValue else { return nil }
                 return (key, path)
             } ?? data.keys.sorted().map { ($0, $0) }
             for (key, path) in items {
                 guard let bytes = data[key] else {
+                    if optional { continue }
                     throw Unsupported(description: "couldn't find key \(key) in Secret \(namespace)/\(secretName)")
                 }
                 let file = "\(local)/\(path)"

@@ -96,7 +96,7 @@ public struct PayoutAttempt: Codable, Sendable, Equatable {
 /// A finished payout Job as the operator read it: informational only, since whether money
 /// moved is decided by the chain, never by a Job or a node's message.
 public struct AttemptJobResult: Codable, Sendable, Equatable {
-    /// `accepted`, `notSent`, `maybeSent` (from the termination message), or `unknown`.
+    /// `accepted`, `notSent`, `maybeSent`, `signerMissing` (from the termination message), or `unknown`.
     public var outcome: String
     public var exitCode: Int?
     public var detail: String?
@@ -151,6 +151,9 @@ public struct PayoutApprovalRecord: Codable, Sendable, Equatable {
 
 public struct TronPayoutStatus: Codable, Sendable, Equatable {
     public var phase: PayoutPhase?
+    /// When the payout entered its phase (RFC 3339): how long it has been there, for the
+    /// `lucid_payout_oldest_in_phase_seconds` gauge and the alerts on stuck payouts.
+    public var phaseTransitionTime: String?
     public var observedGeneration: Int64?
     public var conditions: [Condition]?
     /// The current attempt's txID (also in `attempts`), for `kubectl get`.
@@ -201,6 +204,7 @@ public enum TronPayoutKind: ResourceKind {
         "Where the payout stands.",
         [
             "phase": .string(enum: PayoutPhase.allCases.map(\.rawValue)),
+            "phaseTransitionTime": .string("When the payout entered its phase.", format: "date-time"),
             "observedGeneration": .integer(minimum: 0),
             "conditions": Condition.listSchema,
             "txID": .string("The current attempt's txID.", pattern: txIDPattern),
@@ -213,7 +217,7 @@ public enum TronPayoutKind: ResourceKind {
                 "jobName": .string(),
                 "preparedAt": .string(format: "date-time"),
                 "job": .object("What the Job reported (informational: the chain decides).", required: ["outcome"], [
-                    "outcome": .string(enum: ["accepted", "notSent", "maybeSent", "unknown"]),
+                    "outcome": .string(enum: ["accepted", "notSent", "maybeSent", "signerMissing", "unknown"]),
                     "exitCode": .integer(format: "int32"),
                     "detail": .string(maxLength: 4096),
                     "finishedAt": .string(format: "date-time"),

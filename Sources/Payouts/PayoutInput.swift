@@ -8,8 +8,6 @@ public struct PayoutInput: Sendable {
     /// The namespace's approvals naming this payout (`spec.payoutName`); the machine decides
     /// which of them count.
     public var approvals: [TronPayoutApproval]
-    /// Whether the signer Secret exists (from a metadata-only read: the operator never reads the key).
-    public var signerSecretExists: Bool
     /// Other payouts in the namespace with the same `sessionId`.
     public var sessionPeers: [SessionPeer]
     /// The session's claim object (see `SessionClaim`).
@@ -22,12 +20,11 @@ public struct PayoutInput: Sendable {
     /// RFC 3339, for condition and status timestamps.
     public var now: String
 
-    public init(payout: TronPayout, approvals: [TronPayoutApproval] = [], signerSecretExists: Bool, sessionPeers: [SessionPeer] = [],
+    public init(payout: TronPayout, approvals: [TronPayoutApproval] = [], sessionPeers: [SessionPeer] = [],
                 sessionClaim: SessionClaim.State, job: JobObservation = .absent, chain: SolidChainView? = nil,
                 settings: PayoutSettings, now: String) {
         self.payout = payout
         self.approvals = approvals
-        self.signerSecretExists = signerSecretExists
         self.sessionPeers = sessionPeers
         self.sessionClaim = sessionClaim
         self.job = job
@@ -101,10 +98,15 @@ public struct JobResult: Sendable, Equatable {
 
 /// `lucid-payout`'s termination message: `{outcome, txID, detail}`.
 public struct TerminationReport: Sendable, Equatable {
-    /// `accepted`, `notSent` or `maybeSent`.
+    /// `accepted`, `notSent`, `maybeSent`, or `signerMissing` (no key file: nothing signed).
     public var outcome: String
     public var txID: String
     public var detail: String
+
+    /// What `lucid-payout` reports when the signer key file is absent (the pod mounts the signer
+    /// Secret as optional, so a missing Secret is reported by the pod instead of the operator
+    /// having to read Secrets).
+    public static let signerMissing = "signerMissing"
 
     public init(outcome: String, txID: String, detail: String) {
         self.outcome = outcome

@@ -93,6 +93,12 @@ public enum PayoutJob {
                     "secretName": .string(secret.name),
                     "items": [["key": .string(secret.key ?? "key"), "path": "key"]],
                     "defaultMode": 0o440,
+                    // The operator cannot read Secrets where signing keys live, so it cannot tell
+                    // whether this one exists; the pod does. Optional: a missing Secret (or key)
+                    // starts the pod with an empty folder, and lucid-payout reports
+                    // `signerMissing` without signing anything, instead of the pod waiting unseen
+                    // until the deadline.
+                    "optional": true,
                 ],
             ]],
         ]
@@ -165,7 +171,7 @@ public enum PayoutJob {
 
     static func report(_ message: String, txID: String) -> TerminationReport? {
         guard let value = try? JSON.parse(Array(message.utf8)), let outcome = value["outcome"]?.stringValue,
-              ["accepted", "notSent", "maybeSent"].contains(outcome), value["txID"]?.stringValue == txID else { return nil }
+              ["accepted", "notSent", "maybeSent", TerminationReport.signerMissing].contains(outcome), value["txID"]?.stringValue == txID else { return nil }
         return TerminationReport(outcome: outcome, txID: txID, detail: value["detail"]?.stringValue ?? "")
     }
 }

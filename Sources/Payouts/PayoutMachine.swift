@@ -54,7 +54,7 @@ public enum PayoutMachine {
 
     /// `status` in `phase`, with the three kstatus conditions: Ready (True only when
     /// Completed), Reconciling (True while the operator is still working), Stalled (True when it
-    /// cannot go on without someone: terminal failures, a missing Secret, a conflicting Job).
+    /// cannot go on without someone: terminal failures, a missing signer Secret, a conflicting Job).
     static func settled(_ status: TronPayoutStatus, _ phase: PayoutPhase, _ reason: String, _ message: String, stalled: Bool,
                         generation: Int64?, now: String) -> TronPayoutStatus {
         var status = status
@@ -68,6 +68,7 @@ public enum PayoutMachine {
         conditions = conditions.setting("Stalled", stuck ? .true : .false, reason: stuck ? reason : phase.rawValue,
                                         message: stuck ? message : "", observedGeneration: generation, now: now)
         status.conditions = conditions
+        if status.phase != phase || status.phaseTransitionTime == nil { status.phaseTransitionTime = now }
         status.phase = phase
         status.message = message
         status.observedGeneration = generation
@@ -80,7 +81,9 @@ public enum PayoutReason {
     public static let claimingSession = "ClaimingSession"
     public static let invalid = "Invalid"
     public static let duplicateSession = "DuplicateSession"
-    public static let secretNotFound = "SecretNotFound"
+    /// The attempt's Job found no signer key: its Secret (or the key in it) does not exist.
+    /// The operator cannot read Secrets in payout namespaces; the Job's pod is what looks.
+    public static let signerSecretMissing = "SignerSecretMissing"
     public static let awaitingApproval = "AwaitingApproval"
     public static let approved = "Approved"
     public static let rejected = "Rejected"
@@ -159,14 +162,6 @@ struct Draft {
             requeueAfter = .seconds(1)
             return
         }
-        guard input.signerSecretExists else {
-            let secret = spec.signer.secretRef
-            requeueAfter = input.settings.stalledRetryInterval
-            note(.warning, PayoutReason.secretNotFound, "Secret \(secret.name) not found")
-            return settle(.pending, PayoutReason.secretNotFound,
-                          "Secret \(payout.metadata.namespace ?? "")/\(secret.name) (the signer key, under key \"\(secret.key ?? "key")\") does not exist; create it and the payout proceeds.",
-                          stalled: true)
-        }
         let approval = approvalDecision()
         if let record = approval.record, record.decision == .rejected {
             status.approval = record
@@ -242,6 +237,11 @@ struct Draft {
         case .active:
             if status.phase != .broadcasting { note(.normal, PayoutReason.broadcasting, "Job \(job) is running for txID \(current.txID)") }
             settle(.broadcasting, PayoutReason.broadcasting, "Job \(job) is signing and broadcasting txID \(current.txID).")
+        case .finished(let result) where result.report?.outcome == TerminationReport.signerMissing:
+            let secret = spec.signer.secretRef
+            settle(.confirming, PayoutReason.signerSecretMissing,
+                   "Job \(job) found no signer key: Secret \(payout.metadata.namespace ?? "")/\(secret.name) (key \"\(secret.key ?? "key")\") does not exist, so nothing was signed. Create it; attempt \(current.attempt + 1) is prepared once the solid chain passes \(deadline) (txID \(current.txID) can no longer land then).",
+                   stalled: true)
         case .finished(let result):
             settle(.confirming, PayoutReason.confirming,
                    "Job \(job) reported \(Self.jobReport(result).outcome); waiting for txID \(current.txID) in a solid block, or for the solid chain to pass \(deadline).")
@@ -253,7 +253,8 @@ struct Draft {
         let report = Self.jobReport(result)
         guard let last = status.attempts?.indices.last, status.attempts?[last].txID == current.txID, status.attempts?[last].job != report else { return }
         status.attempts?[last].job = report
-        note(report.outcome == "accepted" ? .normal : .warning, PayoutReason.confirming,
+        note(report.outcome == "accepted" ? .normal : .warning,
+             report.outcome == TerminationReport.signerMissing ? PayoutReason.signerSecretMissing : PayoutReason.confirming,
              "Job \(current.jobName) finished: \(report.outcome)\(report.detail.map { ": \($0)" } ?? "")")
     }
 

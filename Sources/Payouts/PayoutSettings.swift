@@ -20,20 +20,17 @@ public struct PayoutSettings: Sendable, Equatable {
     public var feeLimit: Int64
     /// How often to look at the chain while a transaction may still land.
     public var chainPollInterval: Duration
-    /// How often to look again at a payout stalled on something outside it (a missing Secret).
-    public var stalledRetryInterval: Duration
     public var job: JobSettings
 
     public init(approvalThresholds: [Currency: Amount] = [:], maxAttempts: Int = 3, expirationMargin: Int64 = 120_000,
                 expirationWindow: Int64 = TransactionBuilder.defaultExpirationWindow, feeLimit: Int64 = TransactionBuilder.defaultFeeLimit,
-                chainPollInterval: Duration = .seconds(5), stalledRetryInterval: Duration = .seconds(60), job: JobSettings = JobSettings()) {
+                chainPollInterval: Duration = .seconds(5), job: JobSettings = JobSettings()) {
         self.approvalThresholds = approvalThresholds
         self.maxAttempts = maxAttempts
         self.expirationMargin = expirationMargin
         self.expirationWindow = expirationWindow
         self.feeLimit = feeLimit
         self.chainPollInterval = chainPollInterval
-        self.stalledRetryInterval = stalledRetryInterval
         self.job = job
     }
 

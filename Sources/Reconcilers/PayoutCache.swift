@@ -110,18 +110,6 @@ public struct CachedClaim: Sendable, Equatable {
     }
 }
 
-/// That a Secret exists, and nothing else: read through a metadata-only client, and cut down to
-/// its identity again here, so no key material is ever stored.
-public struct SecretPresence: Sendable, Equatable {
-    public var ref: ObjectRef
-    public var uid: String?
-
-    public init(_ object: JSON) {
-        ref = ObjectRef(object) ?? ObjectRef(namespace: "", name: "")
-        uid = object[path: "metadata", "uid"]?.stringValue
-    }
-}
-
 extension CachedResource where Kind == TronPayoutApprovalKind {
     /// The approval as the machine takes it; nil when its spec does not decode.
     var approval: TronPayoutApproval? {

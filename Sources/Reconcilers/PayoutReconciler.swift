@@ -9,7 +9,7 @@ import Tron
 import YAML
 
 /// Pays each TronPayout at most once: gathers what the payout state machine decides from (the
-/// payout, its approvals, whether its signer Secret exists, its session's peers and claim, the
+/// payout, its approvals, its session's peers and claim, the
 /// current attempt's Job and Pods, the solid chain when asked), lets `PayoutMachine.decide`
 /// decide, and performs the decision in its order: the chain read, then finalizer / claim /
 /// Job writes, then the status through `/status` under the payout's resourceVersion (a 409
@@ -17,11 +17,12 @@ import YAML
 ///
 /// Keys are payouts. The mappers: a payout's change enqueues itself and the payouts of its
 /// session; an approval, the payout it names; a Job or Pod, its payout (label
-/// `payments.lucid.io/payout`); a session claim, the payouts of its session; a Secret, the
-/// payouts it signs for.
+/// `payments.lucid.io/payout`); a session claim, the payouts of its session.
 ///
-/// The operator never reads a signing key: Secrets are watched through a metadata-only client
-/// (`KubeClient.metadataOnly()`) and cached as their identity only.
+/// It reads no Secrets at all (RBAC cannot grant "metadata only", and listing Secrets where
+/// signing keys live would be reading them): whether a payout's signer Secret exists is found
+/// out by its Job's pod, which mounts it as optional and reports `signerMissing` without
+/// signing anything (`PayoutReason.signerSecretMissing`).
 public final class PayoutReconciler: Sendable {
     public static let tronPayouts = GroupVersionResource(group: TronPayoutKind.group, version: TronPayoutKind.version, resource: TronPayoutKind.plural)
     public static let tronPayoutApprovals = GroupVersionResource(group: TronPayoutApprovalKind.group, version: TronPayoutApprovalKind.version,
@@ -41,9 +42,6 @@ public final class PayoutReconciler: Sendable {
     public let jobs: Informer<CachedPayoutObject>
     public let pods: Informer<CachedPayoutObject>
     public let claims: Informer<CachedClaim>
-    /// Not the manager's: it lists and watches through a metadata-only client. Run it with the
-    /// manager's informers (`ownInformers`).
-    public let secrets: Informer<SecretPresence>
 
     /// Takes (or shares) its informers from `manager`, scoped to `namespace` (nil: all).
     public init(manager: Manager, events: EventRecorder, chains: PayoutChains, settings: PayoutSettings, namespace: String? = nil,
@@ -55,7 +53,6 @@ public final class PayoutReconciler: Sendable {
         self.logger = logger
         payouts = manager.informer(Self.tronPayouts, namespace: namespace, indexers: [
             "session": { p in p.spec.map { [Self.key(p.metadata.namespace, $0.sessionId)] } ?? [] },
-            "secret": { p in p.spec.map { [Self.key(p.metadata.namespace, $0.signer.secretRef.name)] } ?? [] },
         ]) { CachedPayout($0) }
         approvals = manager.informer(Self.tronPayoutApprovals, namespace: namespace, indexers: [
             "payout": { a in a.spec.map { [Self.key(a.reference.namespace, $0.payoutName)] } ?? [] },
@@ -65,16 +62,9 @@ public final class PayoutReconciler: Sendable {
             "job": { p in p.jobName.map { [Self.key(p.ref.namespace, $0)] } ?? [] },
         ]) { CachedPayoutObject(pod: $0) }
         claims = manager.informer(.configMaps, namespace: namespace, labelSelector: "\(SessionClaim.label)=true") { CachedClaim($0) }
-        secrets = Informer(client: manager.client.metadataOnly(), resource: .secrets, namespace: namespace, logger: logger) { SecretPresence($0) }
     }
 
     static func key(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
-
-    /// The informers this reconciler runs besides the manager's (the metadata-only Secrets).
-    public var ownInformers: [any InformerProtocol] { [secrets] }
-
-    /// Whether its own informers have listed once (the manager's are in `Manager.hasSynced`).
-    public var hasSynced: Bool { secrets.hasSynced }
 
     /// The controller, with its mappers.
     public func controller(workers: Int = 2) -> Controller {
@@ -82,7 +72,7 @@ public final class PayoutReconciler: Sendable {
         let session: @Sendable (String, String?) -> [ObjectRef] = { namespace, sessionId in
             sessionId.map { payouts.keys("session", Self.key(namespace, $0)) } ?? []
         }
-        return Controller(name: "payout", workers: workers, reads: [payouts, approvals, jobs, pods, claims, secrets]) { [self] key in
+        return Controller(name: "payout", workers: workers, reads: [payouts, approvals, jobs, pods, claims]) { [self] key in
             try await reconcile(key)
         }
         .watches(payouts) { change in
@@ -100,7 +90,6 @@ public final class PayoutReconciler: Sendable {
                 return keys
             }
         }
-        .watches(secrets) { change in payouts.keys("secret", Self.key(change.ref.namespace, change.ref.name)) }
     }
 
     // MARK: reconcile
@@ -148,7 +137,6 @@ public final class PayoutReconciler: Sendable {
         return PayoutInput(
             payout: payout,
             approvals: approvals.byIndex("payout", Self.key(namespace, name)).compactMap(\.approval),
-            signerSecretExists: secrets.get(ObjectRef(namespace: namespace, name: payout.spec.signer.secretRef.name)) != nil,
             sessionPeers: peers, sessionClaim: claim, job: job, settings: settings, now: KubeTime.now())
     }
 
@@ -287,6 +275,30 @@ public final class PayoutReconciler: Sendable {
         case PayoutReason.completed, PayoutReason.confirming, PayoutReason.attemptFailedOnChain, PayoutReason.attemptExpired: "ReadChain"
         case PayoutReason.approved, PayoutReason.rejected, PayoutReason.awaitingApproval: "Approve"
         default: "Reconcile"
+        }
+    }
+}
+
+extension PayoutReconciler {
+    /// Sets `lucid_payouts_in_phase{phase}` (payouts in each phase now, from the cache) and
+    /// `lucid_payout_oldest_in_phase_seconds{phase}` (for the phases a payout can be stuck in:
+    /// how long the oldest has been there, by its `phaseTransitionTime`). Called when /metrics
+    /// is scraped: one pass over the cached payouts per scrape, nothing per event.
+    public func recordGauges(now: Date = Date()) {
+        var count: [PayoutPhase: Int] = [:]
+        var oldest: [PayoutPhase: Date] = [:]
+        for payout in payouts.list() {
+            let phase = payout.status?.phase ?? .pending
+            count[phase, default: 0] += 1
+            guard !phase.isTerminal else { continue }
+            let since = payout.status?.phaseTransitionTime ?? payout.status?.conditions?.first("Ready")?.lastTransitionTime ?? payout.metadata.creationTimestamp
+            if let date = since.flatMap(PayoutMetrics.date), date < oldest[phase] ?? .distantFuture { oldest[phase] = date }
+        }
+        for phase in PayoutPhase.allCases {
+            Gauge(label: "lucid_payouts_in_phase", dimensions: [("phase", phase.rawValue)]).record(count[phase] ?? 0)
+            guard !phase.isTerminal else { continue }
+            let age = oldest[phase].map { max(0, now.timeIntervalSince($0)) } ?? 0
+            Gauge(label: "lucid_payout_oldest_in_phase_seconds", dimensions: [("phase", phase.rawValue)]).record(age)
         }
     }
 }

@@ -15,7 +15,7 @@ import Mesh
 /// TrafficPolicy, the Services with breakers its source routes to (before and after).
 extension SidecarReconciler {
     public func breakerController(workers: Int = 1) -> Controller {
-        let controller = Controller(name: "circuit-breaker-status", workers: workers, reads: [services, policies, breakers, secrets],
+        let controller = Controller(name: "circuit-breaker-status", workers: workers, reads: [services, policies, breakers] + secrets.informers,
                                     logger: logger) { [self] key in
             try await reconcileBreakers(key)
         }

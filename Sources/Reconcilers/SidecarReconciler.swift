@@ -15,10 +15,14 @@ public struct SidecarSettings: Sendable, Equatable {
     /// nil: the operator creates none (it still reads `<service>-mesh-tls` Secrets, however they
     /// are made). With an issuer, cert-manager's Certificate CRD must be installed.
     public var certificates: CertificateBuilder.Settings?
+    /// The namespaces where the operator may read Secrets (`--secret-namespaces`: where
+    /// ClusterRole lucid-operator-api-keys is bound); nil: every namespace (`SidecarSecrets`).
+    public var secretNamespaces: Set<String>?
 
-    public init(security: SecuritySettings = SecuritySettings(), certificates: CertificateBuilder.Settings? = nil) {
+    public init(security: SecuritySettings = SecuritySettings(), certificates: CertificateBuilder.Settings? = nil, secretNamespaces: Set<String>? = nil) {
         self.security = security
         self.certificates = certificates
+        self.secretNamespaces = secretNamespaces
     }
 }
 
@@ -67,7 +71,7 @@ public final class SidecarReconciler: Sendable {
     public let securityPolicies: Informer<Security>
     public let breakers: Informer<Breaker>
     public let configMaps: Informer<CachedConfigMap>
-    public let secrets: Informer<CachedSecret>
+    public let secrets: SidecarSecrets
     public let networkPolicies: Informer<CachedOwnedObject>
     /// Only with an issuer: without cert-manager's CRD its list would never sync.
     public let certificates: Informer<CachedOwnedObject>?
@@ -108,7 +112,7 @@ public final class SidecarReconciler: Sendable {
             SidecarIndex.service: { b in [Self.ref(b.reference.namespace, b.spec?.service)].compactMap { $0?.description } },
         ]) { Breaker($0) }
         configMaps = manager.informer(.configMaps, namespace: namespace, labelSelector: Self.ownedSelector) { CachedConfigMap($0) }
-        secrets = Self.secrets(manager, namespace: namespace)
+        secrets = SidecarSecrets(manager, scope: namespace, permitted: settings.secretNamespaces)
         networkPolicies = manager.informer(Self.networkPolicies, namespace: namespace, labelSelector: Self.ownedSelector) { CachedOwnedObject($0) }
         certificates = settings.certificates == nil ? nil
             : manager.informer(Self.certificates, namespace: namespace, labelSelector: Self.ownedSelector) { CachedOwnedObject($0) }
@@ -119,12 +123,6 @@ public final class SidecarReconciler: Sendable {
     /// The shared informer of mesh Services (both mesh labels present).
     public static func meshServices(_ manager: Manager, namespace: String?) -> Informer<CachedService> {
         manager.informer(.services, namespace: namespace, labelSelector: "\(MeshService.clusterLabel),\(MeshService.planeLabel)") { CachedService($0) }
-    }
-
-    /// The shared informer of Secrets, without their data (`CachedSecret`): other controllers
-    /// that need to know whether a Secret exists can share it.
-    public static func secrets(_ manager: Manager, namespace: String?) -> Informer<CachedSecret> {
-        manager.informer(.secrets, namespace: namespace) { CachedSecret($0) }
     }
 
     /// Whether a change of a mesh resource touches what renders (its spec; its existence).
@@ -144,7 +142,7 @@ public final class SidecarReconciler: Sendable {
     }
 
     var informers: [any InformerProtocol] {
-        [services, policies, securityPolicies, breakers, configMaps, secrets, networkPolicies] + (certificates.map { [$0] } ?? [])
+        [services, policies, securityPolicies, breakers, configMaps, networkPolicies] + secrets.informers + (certificates.map { [$0] } ?? [])
     }
 
     /// The sidecar controller, with its mappers.
@@ -170,7 +168,7 @@ public final class SidecarReconciler: Sendable {
         controller.watches(breakers) { change in
             Self.specChanged(change) ? change.values.compactMap { Self.ref($0.reference.namespace, $0.spec?.service) }.flatMap(callers) : []
         }
-        controller.watches(secrets) { change in
+        for secrets in secrets.informers { controller.watches(secrets) { change in
             let ref = change.ref
             // The operator's own key Secret: its Service.
             var keys = change.values.compactMap { secret in
@@ -185,7 +183,7 @@ public final class SidecarReconciler: Sendable {
             // The destinations whose policies read it (API keys, their sources' certificates).
             keys += securityPolicies.byIndex(SidecarIndex.secret, ref.description).compactMap { Self.ref($0.reference.namespace, $0.spec?.destination) }
             return keys
-        }
+        } }
         // An owned object's change brings its Service back. This controller's own writes are
         // stored without notifying (`observe(_:notify: false)`), and their watch echoes change
         // nothing in the cache, so they bring nothing back.
@@ -256,7 +254,9 @@ public final class SidecarReconciler: Sendable {
         }
         for policy in securityPolicies {
             guard let outcome = render.security[policy.name] else { continue }
-            fresh = try await writeStatus(policy, .securityPolicy(outcome, sidecar: sidecar), Self.securityPolicies, self.securityPolicies) && fresh
+            var report = StatusReport.securityPolicy(outcome, sidecar: sidecar)
+            if !secrets.permits(key.namespace) { report = .secretsNotPermitted(report, namespace: key.namespace) }
+            fresh = try await writeStatus(policy, report, Self.securityPolicies, self.securityPolicies) && fresh
         }
         return fresh ? .done : .requeueAfter(.milliseconds(50))
     }

@@ -13,7 +13,7 @@ struct CachedSidecarSources: SidecarSources {
     let trafficPolicies: Informer<CachedResource<TrafficPolicyKind>>
     let securityPolicies: Informer<CachedResource<SecurityPolicyKind>>
     let breakers: Informer<CachedResource<CircuitBreakerConfigKind>>
-    let secrets: Informer<CachedSecret>
+    let secrets: SidecarSecrets
 
     func service(namespace: String, name: String) -> MeshService? {
         services.get(ObjectRef(namespace: namespace, name: name))?.mesh

@@ -39,6 +39,8 @@ extension SidecarReconciler {
     /// needs keys. Compared by a digest of its data; its contents appear nowhere else.
     func ensureKeysSecret(_ mesh: MeshService, _ files: [String: String], service: CachedService, regarding: [ObjectReference]) async throws -> Bool {
         let ref = ObjectRef(namespace: mesh.namespace, name: InboundRenderer.keysSecretName(mesh.name))
+        // Where the operator may not see Secrets it reads no API keys, so it has none to write.
+        guard let secrets = self.secrets.informer(for: mesh.namespace) else { return true }
         let existing = secrets.get(ref)
         if let existing, !Self.labelled(existing.labels, mesh) {
             return await nameTaken("Secret", ref, service: service, needed: !files.isEmpty)
@@ -115,7 +117,8 @@ extension SidecarReconciler {
         if let cm = configMaps.get(ObjectRef(namespace: key.namespace, name: "\(key.name)-sidecar")), ours(cm.labels) {
             try await remove(.configMaps, cm.reference, from: configMaps)
         }
-        if let secret = secrets.get(ObjectRef(namespace: key.namespace, name: InboundRenderer.keysSecretName(key.name))), ours(secret.labels),
+        if let secrets = secrets.informer(for: key.namespace),
+           let secret = secrets.get(ObjectRef(namespace: key.namespace, name: InboundRenderer.keysSecretName(key.name))), ours(secret.labels),
            secret.dataDigest != nil {
             try await remove(.secrets, secret.reference, from: secrets)
         }

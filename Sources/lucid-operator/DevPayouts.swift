@@ -46,7 +46,7 @@ struct DevPayouts: Sendable {
         return """
             Payouts: paid on \(chain); payout Jobs run on this machine by the dev-only Job runner with \(payoutBinary).
               kubectl --kubeconfig \(kubeconfig) get tronpayouts -A -w
-              kubectl --kubeconfig \(kubeconfig) wait --for=condition=Ready tronpayouts --all -n lucid-payment --timeout=60s
+              kubectl --kubeconfig \(kubeconfig) wait --for=condition=Ready tronpayouts --all -n lucid-treasury --timeout=60s
 
             """
     }

@@ -103,19 +103,22 @@ struct OperatorCore {
         let registry = try registryServices(manager: manager, events: events)
 
         let metrics = try await EndpointServer(host: settings.metrics.host, port: settings.metrics.port, routes: [
-            "/metrics": { EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer()) },
+            "/metrics": {
+                payouts.recordGauges()
+                return EndpointServer.Response(status: 200, contentType: "text/plain; version=0.0.4", body: OperatorMetrics.registry.emitToBuffer())
+            },
         ])
         let probes = try await EndpointServer(host: settings.probes.host, port: settings.probes.port, routes: [
             "/healthz": { .text(200, "ok") },
             "/livez": { .text(200, "ok") },
             // Ready once every cache listed (standbys too: their caches are warm for a takeover).
-            "/readyz": { manager.hasSynced && payouts.hasSynced ? .text(200, "ok") : .text(503, "caches not synced") },
+            "/readyz": { manager.hasSynced ? .text(200, "ok") : .text(503, "caches not synced") },
         ])
         announce("metrics on http://\(settings.metrics.host):\(metrics.port)/metrics, probes on http://\(settings.probes.host):\(probes.port)/healthz and /readyz")
         logger.info("operator starting", metadata: ["identity": "\(settings.identity)", "leaderElection": "\(settings.leaderElection)",
                                                    "namespace": "\(settings.namespace ?? "<all>")", "workers": "\(settings.workers)"])
         // The recorder stops after the controllers (services stop in reverse), sending what they queued.
-        let pieces: [any Service] = [metrics, probes, events] + registry + payouts.ownInformers.map { $0 as any Service } + manager.services(leaderElector: elector, onLeading: {
+        let pieces: [any Service] = [metrics, probes, events] + registry + manager.services(leaderElector: elector, onLeading: {
             announce("leading as \(settings.identity)")
         })
         return pieces.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) }

@@ -39,7 +39,7 @@ struct Broadcast: AsyncParsableCommand {
               0  accepted: the network has the transaction (accepted now, DUP_TRANSACTION_ERROR, or already on chain)
               3  definitely not sent: nothing was broadcast, or the node refused it (e.g. SIGERROR, expired)
               4  may have been sent: a broadcast got no clear answer; only the chain can tell, by txID
-              64 usage error (bad flags or key file): nothing was sent
+              64 usage error (bad flags or key file; outcome signerMissing when there is no key file): nothing was sent
             A JSON result {outcome, txID, detail} is also written to --termination-log.
             """)
 
@@ -56,6 +56,13 @@ struct Broadcast: AsyncParsableCommand {
     @Flag(help: "Print the signed transaction as JSON and send nothing.") var dryRun = false
 
     func run() async throws {
+        // The Job mounts the signer Secret as optional: without it the folder is empty. Say so
+        // to the operator (which may not read Secrets) in the termination message; nothing is signed.
+        guard FileManager.default.fileExists(atPath: keyFile) else {
+            report(["outcome": "signerMissing", "txID": .string(txid),
+                    "detail": .string("no signer key at \(keyFile): the signer Secret, or its key, does not exist; nothing was signed")])
+            Foundation.exit(64)
+        }
         let key = try readKey(keyFile)
         let intent: PayoutIntent
         do { intent = try PayoutIntent(recipient: recipient, amount: amount, currency: currency, network: network) } catch {
@@ -84,12 +91,16 @@ struct Broadcast: AsyncParsableCommand {
     }
 
     func finish(_ outcome: ExecutionOutcome, txID: String) -> Never {
-        let result: JSON = ["outcome": .string(outcome.name), "txID": .string(txID), "detail": .string(outcome.detail)]
+        report(["outcome": .string(outcome.name), "txID": .string(txID), "detail": .string(outcome.detail)])
+        Foundation.exit(outcome.exitCode)
+    }
+
+    /// Prints `result` and writes it to the termination log (what the kubelet puts in the pod's status).
+    func report(_ result: JSON) {
         printJSON(result)
         do { try Data(result.serialized()).write(to: URL(fileURLWithPath: terminationLog)) } catch {
             FileHandle.standardError.write(Data("lucid-payout: could not write \(terminationLog): \(error.localizedDescription)\n".utf8))
         }
-        Foundation.exit(outcome.exitCode)
     }
 }
 

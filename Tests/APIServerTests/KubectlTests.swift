@@ -24,7 +24,7 @@ import YAML
             let header = tp.output.split(separator: "\n").first.map(String.init) ?? ""
             #expect(header.split(separator: " ", omittingEmptySubsequences: true) == ["NAME", "SOURCE", "DESTINATION", "PRIORITY", "READY", "AGE"])
             #expect(tp.output.contains("gateway-to-tron-payment"))
-            let payout = try await kubectl("get", "payout", "-n", "lucid-payment")
+            let payout = try await kubectl("get", "payout", "-n", "lucid-treasury")
             #expect(payout.output.contains("RECIPIENT") && payout.output.contains("TFVfhkyJAULWQbHMgVfgbkmgeGBkHo5zru") && payout.output.contains("USDT"))
             let category = try await kubectl("get", "lucid", "-A")
             #expect(category.output.contains("circuitbreakerconfig.mesh.lucid.io/blockchain-core"))

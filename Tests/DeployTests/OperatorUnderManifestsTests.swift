@@ -1,4 +1,5 @@
 import APIServer
+import EtcdServer
 import Foundation
 import HTTP
 import KubeClient
@@ -7,71 +8,21 @@ import LucidAPI
 import Testing
 import YAML
 
-/// A `lucid-operator run` as the Deployment runs it — with leader election in lucid-system, as
-/// ServiceAccount lucid-system/lucid-operator, with only the RBAC objects of manifests/default —
-/// against the embedded API server with RBAC on, over the samples.
-struct OperatorUnderManifests {
-    static let account = "system:serviceaccount:lucid-system:lucid-operator"
-
-    let server: APIServer
-    let client: KubeClient
-    let process: ChildProcess
-    let log: String
-
-    static func start(_ server: APIServer, _ scratch: Scratch) async throws -> OperatorUnderManifests {
-        let binary = try #require(operatorBinary, "lucid-operator is not built")
-        try server.install(try YAML.parseAll(try CRDs.yaml()).filter { $0 != .null })
-        let rbacKinds: Set<String> = ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
-        try server.install(try await kustomize("manifests/default", scratch).filter { rbacKinds.contains($0.kind) })
-        let samples = "\(repositoryRoot)/manifests/samples"
-        for file in try FileManager.default.contentsOfDirectory(atPath: samples).filter({ $0.hasSuffix(".yaml") }).sorted() {
-            try server.install(try YAML.parseAll(try String(contentsOfFile: "\(samples)/\(file)", encoding: .utf8)).filter { $0 != .null })
-        }
-        let token = try server.token(forServiceAccount: "lucid-operator", namespace: "lucid-system")
-        let kubeconfig = try scratch.write("operator.kubeconfig", server.kubeconfig(token: token, namespace: "lucid-system"))
-        let log = scratch.file("operator.log")
-        let process = try ChildProcess(binary, ["run", "--kubeconfig", kubeconfig, "--leader-elect", "--leader-election-namespace", "lucid-system",
-                                                "--identity", "deploy-test", "--metrics-bind-address", "127.0.0.1:0",
-                                                "--health-probe-bind-address", "127.0.0.1:0"],
-                                       outputPath: log, lifetime: .seconds(300))
-        let client = try KubeClient(config: server.clientConfig(token: server.adminToken), retry: RetryPolicy(maxAttempts: 1))
-        return OperatorUnderManifests(server: server, client: client, process: process, log: log)
-    }
-
-    var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
-    var metricsPort: Int? {
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("metrics on ") }) else { return nil }
-        return line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.first { $0 > 1000 }
-    }
-
-    /// Every sample TrafficPolicy Ready for its generation, and a sidecar ConfigMap per mesh Service.
-    func converged() async throws -> Bool {
-        let policies = try await client.listAll(GroupVersionResource(group: "mesh.lucid.io", version: "v1alpha1", resource: "trafficpolicies"),
-                                                namespace: "lucid-payment").items
-        guard !policies.isEmpty else { return false }
-        let ready = policies.allSatisfy { p in
-            let condition = p[path: "status", "conditions"]?.arrayValue?.first { $0["type"] == "Ready" }
-            return condition?["status"] == "True" && p[path: "status", "observedGeneration"] == p[path: "metadata", "generation"]
-        }
-        let services = try await client.listAll(.services, namespace: "lucid-payment", options: ListOptions(labelSelector: "mesh.lucid.io/plane")).items
-        let sidecars = try await client.listAll(.configMaps, namespace: "lucid-payment",
-                                                options: ListOptions(labelSelector: "app.kubernetes.io/managed-by=lucid-operator")).items
-        return ready && sidecars.count == services.count
-    }
-
-    func stop() { process.stop() }
-}
-
 @Suite struct OperatorUnderManifestsTests {
-    /// Today's controllers converge the samples with the manifests' RBAC and nothing more: no
-    /// request of the operator is refused, and every one is allowed by a rule of its roles.
+    /// Every controller converges the samples with the manifests' RBAC and nothing more —
+    /// sidecars, API keys, Certificates, NetworkPolicies, registry entries in etcd, payouts
+    /// Completed — no request of the operator is refused, every one is allowed by a rule of its
+    /// roles, and none touches a Secret outside the mesh namespace (signing keys live in
+    /// lucid-treasury) but the one TronGrid API key.
     @Test(.timeLimit(.minutes(3))) func theOperatorConvergesWithTheManifestsRBAC() async throws {
         let scratch = try Scratch()
-        try await APIServer.run(APIServer.Configuration(rbac: true)) { server in
-            let op = try await OperatorUnderManifests.start(server, scratch)
-            defer { op.stop() }
-            try await waitUntil(.seconds(60), "the samples to converge") { try await op.converged() }
+        let etcdServer = try await EtcdServer.start()
+        defer { etcdServer.stop() }
+        try await OperatorUnderManifests.run(rbac: try await OperatorUnderManifests.rbacObjects(scratch), etcdServer: etcdServer, scratch) { op in
+            let server = op.server
+            try await waitUntil(.seconds(90), "the samples to converge", interval: .milliseconds(200)) {
+                try await op.aspects() == Set(Aspect.allCases)
+            }
             let lease = try await op.client.get(.leases, namespace: "lucid-system", name: "lucid-operator-leader")
             #expect(lease[path: "spec", "holderIdentity"] == "deploy-test")
 
@@ -83,24 +34,152 @@ struct OperatorUnderManifests {
             let denied = records.filter { !$0.allowed }
             #expect(denied.isEmpty, "refused: \(denied.map { "\($0.attributes) \($0.reason)" })")
             let roles = Set(records.compactMap { $0.grant.map { "\($0.rule.roleKind) \($0.rule.roleName)" } })
-            #expect(roles.isSubset(of: ["ClusterRole lucid-operator", "Role lucid-operator-leader-election"]), "\(roles)")
-            #expect(records.contains { $0.attributes.resource == "leases" && $0.attributes.verb == "update" && $0.allowed })
-            #expect(records.contains { $0.attributes.resource == "trafficpolicies" && $0.attributes.subresource == "status" && $0.allowed })
+            #expect(roles.isSubset(of: ["ClusterRole lucid-operator", "ClusterRole lucid-operator-api-keys", "Role lucid-operator-leader-election",
+                                        "Role lucid-operator-trongrid-api-key"]), "\(roles)")
+            let secrets = records.filter { $0.attributes.resource == "secrets" }
+            #expect(secrets.allSatisfy { $0.attributes.namespace == OperatorUnderManifests.mesh
+                        || ($0.attributes.namespace == "lucid-system" && $0.attributes.name == "trongrid-api-key" && $0.attributes.verb == "get") },
+                    "\(secrets.map(\.attributes))")
+            #expect(!secrets.contains { $0.attributes.namespace == OperatorUnderManifests.treasury }, "never a Secret where signing keys live")
             #expect(!op.output.contains("Forbidden"), "\(op.output)")
             let used = server.ruleUsage.filter { $0.key.roleName.hasPrefix("lucid-operator") }.keys.sorted()
             print("rules the operator used: \(used.map(\.description).joined(separator: ", "))")
         }
     }
 
+    /// For each rule of the operator's roles: without it the server refuses something the
+    /// operator must do, what needs it never converges, and everything else still does. A rule
+    /// missing from `needs` fails this test (so a new rule comes with its proof, or goes).
+    @Test(.timeLimit(.minutes(6))) func everyRuleOfTheOperatorsRolesIsNeeded() async throws {
+        let all = Set(Aspect.allCases)
+        let sidecar: Set<Aspect> = [.policies, .sidecars, .apiKeys, .certificates, .networkPolicies]
+        // What never converges without the rule (the resources of the rule, then the verbs).
+        let needs: [String: Set<Aspect>] = [
+            "lucid-operator trafficpolicies,securitypolicies,circuitbreakerconfigs list,watch": sidecar,
+            "lucid-operator trafficpolicies/status,securitypolicies/status,circuitbreakerconfigs/status update": [.policies, .apiKeys],
+            "lucid-operator tronpayouts list,watch,patch": [.payouts],
+            "lucid-operator tronpayouts/status update": [.payouts],
+            "lucid-operator tronpayoutapprovals list,watch": [.payouts],
+            "lucid-operator services list,watch": sidecar.union([.registry]),
+            "lucid-operator endpointslices list,watch": [.registry],
+            "lucid-operator configmaps get,list,watch,create,update,delete": sidecar.union([.payouts]),
+            "lucid-operator jobs get,list,watch,create": [.payouts],
+            "lucid-operator pods list,watch": [.payouts],
+            "lucid-operator certificates list,watch,create,update,delete": sidecar,
+            "lucid-operator networkpolicies list,watch,create,update,delete": sidecar,
+            "lucid-operator events create": [.events],
+            "lucid-operator-api-keys secrets get,list,watch": sidecar,
+            // The admin interface's reconcile stops at its key Secret, before its Certificate,
+            // NetworkPolicy and policy statuses (the other Services' converge).
+            "lucid-operator-api-keys secrets create,update,delete": [.apiKeys, .policies, .certificates, .networkPolicies],
+            "lucid-operator-trongrid-api-key secrets get": all,
+            "lucid-operator-leader-election leases create": all,
+            "lucid-operator-leader-election leases get,update": all,
+        ]
+        let scratch = try Scratch()
+        let rbac = try await OperatorUnderManifests.rbacObjects(scratch)
+        var variants: [(name: String, rule: JSON, rbac: [JSON], broken: Set<Aspect>)] = []
+        for (index, object) in rbac.enumerated() where ["ClusterRole", "Role"].contains(object.kind) && object.name.hasPrefix("lucid-operator") {
+            let rules = object["rules"]?.arrayValue ?? []
+            for (r, rule) in rules.enumerated() {
+                let name = "\(object.name) \(rule["resources"].strings.joined(separator: ",")) \(rule["verbs"].strings.joined(separator: ","))"
+                guard let broken = needs[name] else {
+                    Issue.record("no proof for rule \(name): say what it is needed for, or remove it")
+                    continue
+                }
+                var without = rbac
+                var role = object
+                role["rules"] = .array(rules.enumerated().filter { $0.offset != r }.map(\.element))
+                without[index] = role
+                variants.append((name, rule, without, broken))
+            }
+        }
+        #expect(variants.count == needs.count, "every proven rule is in the manifests")
+
+        let etcdServer = try await EtcdServer.start()
+        defer { etcdServer.stop() }
+        let started = ContinuousClock.now
+        // At most 5 operators at once: 2 cores, and each brings its API server, chain and Job runner.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for (i, variant) in variants.enumerated() {
+                if running == 5 {
+                    try await group.next()
+                    running -= 1
+                }
+                running += 1
+                group.addTask {
+                    let scratch = try Scratch()
+                    try await OperatorUnderManifests.run(rbac: variant.rbac, etcdServer: etcdServer, prefix: "/lucid/rule-\(i)/", scratch) { op in
+                        try await Self.proveNeeded(variant.name, variant.rule, broken: variant.broken, op)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        print("every rule needed: \(variants.count) variants in \(ContinuousClock.now - started)")
+    }
+
+    /// A mesh namespace where the operator has no Secrets (no RoleBinding, not in
+    /// --secret-namespaces): the API-key policy says which permission is missing, nothing is
+    /// refused, and everything that needs no Secret converges.
+    @Test(.timeLimit(.minutes(2))) func withoutSecretsInTheMeshNamespaceTheAPIKeyPolicySaysWhatIsMissing() async throws {
+        let scratch = try Scratch()
+        let etcdServer = try await EtcdServer.start()
+        defer { etcdServer.stop() }
+        let rbac = try await OperatorUnderManifests.rbacObjects(scratch).filter { !($0.kind == "RoleBinding" && $0.name == "lucid-operator-api-keys") }
+        try await OperatorUnderManifests.run(rbac: rbac, etcdServer: etcdServer, secretNamespaces: "", scratch) { op in
+            try await waitUntil(.seconds(90), "what needs no Secret to converge", interval: .milliseconds(200)) {
+                try await op.aspects().isSuperset(of: [.sidecars, .certificates, .networkPolicies, .registry, .payouts, .events])
+            }
+            let policy = try await waitFor("the API-key policy's report") {
+                let p = try await op.client.get(OperatorUnderManifests.securityPolicies, namespace: OperatorUnderManifests.mesh, name: "admin-interface-callers")
+                return p[path: "status", "conditions"]?.arrayValue?.first { $0["type"] == "Ready" && $0["reason"] == "SecretsNotPermitted" }
+            }
+            #expect(policy["status"] == "False")
+            let message = policy["message"]?.stringValue ?? ""
+            #expect(message.contains("lucid-operator-api-keys") && message.contains("namespace lucid-payment") && message.contains("--secret-namespaces"), "\(message)")
+            #expect(op.server.authorizations(user: OperatorUnderManifests.account).allSatisfy { $0.attributes.resource != "secrets" || $0.attributes.namespace == "lucid-system" })
+            #expect(op.server.denials(user: OperatorUnderManifests.account).isEmpty)
+            #expect((try? await op.client.get(.secrets, namespace: OperatorUnderManifests.mesh, name: "admin-interface-sidecar-keys")) == nil)
+        }
+    }
+
+    /// Without `rule`: a request it would allow is refused, the aspects it is needed for never
+    /// converge, and (unless it is needed for everything) the others do.
+    static func proveNeeded(_ name: String, _ rule: JSON, broken: Set<Aspect>, _ op: OperatorUnderManifests) async throws {
+        let groups = Set(rule["apiGroups"].strings), resources = Set(rule["resources"].strings), verbs = Set(rule["verbs"].strings)
+        @Sendable func refused() -> Bool {
+            op.server.denials(user: OperatorUnderManifests.account).contains { d in
+                let resource = d.attributes.subresource.isEmpty ? d.attributes.resource : "\(d.attributes.resource)/\(d.attributes.subresource)"
+                return groups.contains(d.attributes.apiGroup) && resources.contains(resource) && verbs.contains(d.attributes.verb)
+            }
+        }
+        do {
+            try await waitUntil(.seconds(90), "a refusal", interval: .milliseconds(200)) { refused() }
+        } catch {
+            Issue.record("without \(name) nothing was refused: the rule is not needed")
+            return
+        }
+        let rest = Set(Aspect.allCases).subtracting(broken)
+        if !rest.isEmpty {
+            do {
+                try await waitUntil(.seconds(90), "the rest to converge", interval: .milliseconds(200)) { try await op.aspects().isSuperset(of: rest) }
+            } catch {
+                let now = (try? await op.aspects()) ?? []
+                Issue.record("without \(name): \(rest.subtracting(now).sorted { $0.rawValue < $1.rawValue }) did not converge either")
+                return
+            }
+        }
+        let now = try await op.aspects()
+        #expect(now.isDisjoint(with: broken), "without \(name), \(now.intersection(broken)) converged anyway")
+    }
+
     /// Every metric an alert or a dashboard panel uses is in a real scrape of the operator —
     /// or, for controllers still being built, listed below as coming; a coming metric already in
     /// the code must be in the scrape too (so the test must then exercise it).
     @Test(.timeLimit(.minutes(3))) func everyMetricTheAlertsAndTheDashboardUseIsExported() async throws {
-        let coming: Set<String> = [
-            "lucid_registry_entries", "lucid_registry_sync_errors_total", "lucid_registry_sync_seconds_bucket",
-            "lucid_payouts_total", "lucid_payout_attempts_total", "lucid_payout_confirmation_seconds_bucket",
-            "lucid_payouts_in_phase", "lucid_payout_oldest_in_phase_seconds",
-        ]
+        let coming: Set<String> = []
         let scratch = try Scratch()
         let monitoring = try await kustomize("manifests/monitoring", scratch)
         var used: [String: Set<String>] = [:]
@@ -119,15 +198,24 @@ struct OperatorUnderManifests {
         let referenced = used
 
         let sources = try Self.swiftSources()
-        try await APIServer.run(APIServer.Configuration(rbac: true)) { server in
-            let op = try await OperatorUnderManifests.start(server, scratch)
-            defer { op.stop() }
-            try await waitUntil(.seconds(60), "the samples to converge") { try await op.converged() }
+        let etcdServer = try await EtcdServer.start()
+        defer { etcdServer.stop() }
+        try await OperatorUnderManifests.run(rbac: try await OperatorUnderManifests.rbacObjects(scratch), etcdServer: etcdServer, scratch) { op in
+            try await waitUntil(.seconds(90), "the samples to converge", interval: .milliseconds(200)) {
+                try await op.aspects() == Set(Aspect.allCases)
+            }
             let port = try #require(op.metricsPort, "\(op.output)")
             let http = try HTTPClient()
             defer { http.shutdown() }
             let response = try await http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/metrics"))
-            let scrape = Scrape(String(decoding: response.body, as: UTF8.self))
+            let text = String(decoding: response.body, as: UTF8.self)
+            let scrape = Scrape(text)
+            // The payout gauges from the cache: both sample payouts Completed, none waiting anywhere.
+            let lines = text.split(separator: "\n").filter { $0.hasPrefix("lucid_payout") && $0.contains("_phase") }
+            #expect(lines.contains { $0.hasPrefix(#"lucid_payouts_in_phase{phase="Completed"} 2"#) }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix(#"lucid_payouts_in_phase{phase="Broadcasting"} 0"#) }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix(#"lucid_payout_oldest_in_phase_seconds{phase="AwaitingApproval"} 0"#) }, "\(lines)")
+            #expect(!lines.contains { $0.hasPrefix(#"lucid_payout_oldest_in_phase_seconds{phase="Completed"}"#) }, "terminal phases have no age")
             var later: [String] = []
             for (name, users) in referenced.sorted(by: { $0.key < $1.key }) where !scrape.exports(name) {
                 let base = ["_bucket", "_sum", "_count"].first { name.hasSuffix($0) }.map { String(name.dropLast($0.count)) } ?? name

@@ -50,6 +50,10 @@ extension JSON {
     var strings: [String] { arrayValue?.compactMap(\.stringValue) ?? [] }
 }
 
+extension Optional where Wrapped == JSON {
+    var strings: [String] { self?.strings ?? [] }
+}
+
 extension Array where Element == JSON {
     func first(_ kind: String, _ name: String? = nil) -> JSON? { first { $0.kind == kind && (name == nil || $0.name == name) } }
     func all(_ kind: String) -> [JSON] { filter { $0.kind == kind } }
@@ -120,4 +124,14 @@ func metricNames(in expression: String) -> Set<String> {
         i += 1
     }
     return names
+}
+
+/// Polls `produce` until it gives a value; throws after `limit`.
+func waitFor<T: Sendable>(_ what: String, within limit: Duration = .seconds(30), _ produce: @Sendable () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if let value = try await produce() { return value }
+        guard ContinuousClock.now < deadline else { throw TestFailure("timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
 }

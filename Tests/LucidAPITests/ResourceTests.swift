@@ -14,7 +14,9 @@ import YAML
             for object in try readYAML("manifests/samples/\(file)") {
                 let kind = object["kind"]?.stringValue ?? "?"
                 let name = "\(file) \(kind)/\(object[path: "metadata", "name"]?.stringValue ?? "?")"
-                #expect(object[path: "metadata", "namespace"] == "lucid-payment" || kind == "Namespace", "\(name)")
+                // Payouts and their signing key live apart from the mesh (the operator may read Secrets in the mesh namespace).
+                let home = file.hasPrefix("5") ? "lucid-treasury" : "lucid-payment"
+                #expect(object[path: "metadata", "namespace"]?.stringValue == home || kind == "Namespace", "\(name)")
                 func roundTrip<K: ResourceKind>(_ type: Resource<K>.Type) throws {
                     let typed = try Resource<K>.decode(object)
                     #expect(typed.validate().isEmpty, "\(name): \(typed.validate())")

@@ -57,7 +57,6 @@ let badInputs: [BadInput] = [
     .spec("currency-eur", "does not decode") { $0["currency"] = "EUR" },
     .spec("amount-a-number", "does not decode") { $0["amount"] = 12.5 },
     .spec("no-signer", "does not decode") { $0["signer"] = nil },
-    .spec("signer-secret-missing", "payout-signer-gone", reason: "SecretNotFound") { $0["signer"]?["secretRef"]?["name"] = "payout-signer-gone" },
     .spec("session-claimed-elsewhere", "held by payout someone-else", reason: "DuplicateSession") { $0["sessionId"] = "claimed-1" },
 ]
 
@@ -115,7 +114,7 @@ func crdsWithUncheckedPayoutSpecs() -> [JSON] {
                     let ready = status.conditions?.first("Ready")
                     #expect(ready?.status == .false && ready?.reason == reason, "\(name): \(ready?.reason ?? "-")")
                     #expect(status.message?.contains(mentions) == true, "\(name): \(status.message ?? "")")
-                    #expect(status.phase == (reason == "SecretNotFound" ? .pending : .failed), "\(name)")
+                    #expect(status.phase == .failed, "\(name)")
                     #expect(status.attempts == nil && status.txID == nil, "\(name) prepared nothing")
                     #expect(object[path: "metadata", "finalizers"] == nil, "\(name) holds no finalizer")
                     #expect(try await cluster.jobs(of: name).isEmpty, "\(name) has a Job")

@@ -44,9 +44,9 @@ import Glibc
     @Test(.timeLimit(.minutes(2))) func theSamplePayoutsComplete() async throws {
         try await withDev([]) { kubeconfig, output in
             #expect(output().contains("a simulated TRON chain (FakeTronGrid)"))
-            let (status, text) = try await kubectl(kubeconfig, ["wait", "--for=condition=Ready", "tronpayouts", "--all", "-n", "lucid-payment", "--timeout=60s"])
+            let (status, text) = try await kubectl(kubeconfig, ["wait", "--for=condition=Ready", "tronpayouts", "--all", "-n", "lucid-treasury", "--timeout=60s"])
             #expect(status == 0, "\(text)")
-            let (_, approver) = try await kubectl(kubeconfig, ["get", "tronpayout", "session-3b9d40", "-n", "lucid-payment", "-o", "jsonpath={.status.approval.approver}"])
+            let (_, approver) = try await kubectl(kubeconfig, ["get", "tronpayout", "session-3b9d40", "-n", "lucid-treasury", "-o", "jsonpath={.status.approval.approver}"])
             #expect(approver == "treasury-admin", "the approval sample records its approver")
         }
     }
@@ -55,7 +55,7 @@ import Glibc
         try await FakeTronGrid.run { fake in
             try await withDev(["--tron-url", "nile=\(fake.baseURL)"]) { kubeconfig, output in
                 #expect(output().contains("the TronGrid endpoints given with --tron-url"))
-                let (status, text) = try await kubectl(kubeconfig, ["wait", "--for=condition=Ready", "tronpayouts", "--all", "-n", "lucid-payment", "--timeout=60s"])
+                let (status, text) = try await kubectl(kubeconfig, ["wait", "--for=condition=Ready", "tronpayouts", "--all", "-n", "lucid-treasury", "--timeout=60s"])
                 #expect(status == 0, "\(text)")
                 #expect(fake.transfers.count == 2, "both sample payouts (on nile) were paid on the given endpoint")
                 #expect(fake.transfers(to: "TFVfhkyJAULWQbHMgVfgbkmgeGBkHo5zru", amount: "125.50", token: TronNetwork.nile.usdtContract).count == 1)

@@ -79,20 +79,28 @@ import YAML
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func aPayoutWaitingForItsSignerSecretGoesOnWhenTheSecretAppears() async throws {
+    /// The operator reads no Secrets in payout namespaces: the Job's pod finds the signer
+    /// Secret missing and says so; nothing is signed, and the next attempt comes only once the
+    /// chain proves the first can never land.
+    @Test(.timeLimit(.minutes(1))) func aMissingSignerSecretIsReportedByTheJobAndThePayoutGoesOnOnceItExists() async throws {
         try await PayoutCluster.with { cluster in
-            var settings = testSettings
-            settings.stalledRetryInterval = .seconds(300)
-            try await cluster.withOperator(settings: settings) { _ in
+            try await cluster.withOperator { _ in
                 try await cluster.create(payoutsResource, payoutObject("late-secret", amount: "5.5", secret: "signer-2"))
-                let waiting = try await cluster.wait("late-secret", .pending)
-                try await waitUntil(.seconds(10), "SecretNotFound") { try await cluster.ready(cluster.payout("late-secret"))?.reason == "SecretNotFound" }
-                #expect(waiting.status?.attempts == nil)
+                try await waitUntil(.seconds(20), "SignerSecretMissing") { try await cluster.ready(cluster.payout("late-secret"))?.reason == "SignerSecretMissing" }
+                let stalled = try await cluster.payout("late-secret")
+                let first = try #require(stalled.status?.attempts?.first)
+                #expect(stalled.status?.conditions?.first("Stalled")?.status == .true)
+                #expect(stalled.status?.message?.contains("\(namespace)/signer-2") == true, "\(stalled.status?.message ?? "")")
+                #expect(first.job?.outcome == "signerMissing")
+                #expect(cluster.fake.broadcasts(of: first.txID) == 0, "nothing signed, nothing sent")
+                let warnings = try await cluster.events(about: "late-secret").filter { $0["type"] == "Warning" }
+                #expect(warnings.contains { $0["reason"] == "SignerSecretMissing" })
+
                 try await cluster.create(.secrets, ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "signer-2"],
                                                     "stringData": ["key": .string(signerKeyHex)]])
-                // Long before the stalled re-check (5 minutes here): the Secret's watch event wakes it.
-                try await waitUntil(.seconds(30), "the payout to prepare") { try await cluster.payout("late-secret").status?.attempts?.count == 1 }
-                try await cluster.wait("late-secret", .completed)
+                cluster.fake.advance(by: .milliseconds(testSettings.expirationWindow + testSettings.expirationMargin + 60_000))
+                let paid = try await cluster.wait("late-secret", .completed)
+                #expect(paid.status?.attempts?.count == 2 && paid.status?.txID != first.txID)
                 #expect(cluster.transfers("5.5", .usdt).count == 1)
             }
         }

@@ -34,7 +34,7 @@ func builtBinary(_ name: String) -> String? {
 /// What the tests run the controller with: fast chain polling, a short Job deadline.
 let testSettings = PayoutSettings(
     approvalThresholds: [.usdt: try! Amount(decimal: "1000", currency: .usdt), .trx: try! Amount(decimal: "20000", currency: .trx)],
-    chainPollInterval: .milliseconds(200), stalledRetryInterval: .seconds(5),
+    chainPollInterval: .milliseconds(200),
     job: JobSettings(image: "lucid-payout:test", activeDeadlineSeconds: 60, tronTimeoutSeconds: 10))
 
 /// A payout as a user writes it.
@@ -111,10 +111,8 @@ struct PayoutCluster: Sendable {
             http: http, namespace: nil, logger: Logger(label: "test.payouts"))
         let controller = reconciler.controller(workers: 2)
         manager.add(controller)
-        let informers = reconciler.ownInformers
         try await withThrowingTaskGroup(of: Void.self) { group in
             for service in manager.services(leaderElector: nil) { group.addTask { try await service.run() } }
-            for informer in informers { group.addTask { try await informer.run() } }
             do {
                 try await waitUntil(.seconds(10), "the payout controller's caches") { controller.hasSynced }
                 try await body(reconciler)

@@ -44,7 +44,6 @@ let badPayouts: [BadPayout] = [
     BadPayout(summary: "a duplicate session (claim held)", reason: "DuplicateSession", mentions: "held by payout other") {
         $0.claim = .held(payoutName: "other", payoutUID: "u-other")
     },
-    BadPayout(summary: "a missing Secret", reason: "SecretNotFound", mentions: "payout-signer") { $0.secretExists = false },
 ]
 
 @Suite struct InvalidPayoutTests {
@@ -62,10 +61,8 @@ let badPayouts: [BadPayout] = [
         #expect(world.currentAttempt == nil)
         #expect(world.chainReads.isEmpty, "nothing was asked of the chain")
         #expect(world.payout.metadata.finalizers?.isEmpty ?? true)
-        if bad.reason != "SecretNotFound" {
-            #expect(world.status?.phase == .failed)
-            #expect(world.claim == (bad.summary.contains("claim held") ? .held(payoutName: "other", payoutUID: "u-other") : .absent))
-        }
+        #expect(world.status?.phase == .failed)
+        #expect(world.claim == (bad.summary.contains("claim held") ? .held(payoutName: "other", payoutUID: "u-other") : .absent))
         #expect(world.events.contains { $0.type == .warning && $0.reason == bad.reason })
         #expect(!world.step().writes, "refused once, then idle")
     }

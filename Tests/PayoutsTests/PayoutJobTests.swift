@@ -54,7 +54,7 @@ import YAML
         #expect(container["terminationMessagePath"] == "/dev/termination-log")
         #expect(container["volumeMounts"] == [["name": "signer", "mountPath": "/var/run/lucid/signer", "readOnly": true]])
         #expect(pod["volumes"] == [["name": "signer", "secret": ["secretName": "payout-signer", "items": [["key": "key", "path": "key"]],
-                                                                "defaultMode": 0o440]]])
+                                                                "defaultMode": 0o440, "optional": true]]])
         #expect(container["env"] == [])
     }
 
@@ -108,6 +108,17 @@ import YAML
         #expect(seen == .finished(JobResult(succeeded: true, exitCode: 0,
                                             report: TerminationReport(outcome: "accepted", txID: txID, detail: "broadcast accepted"),
                                             finishedAt: "2026-07-01T11:00:09Z")))
+    }
+
+    @Test func aPodWithoutItsSignerKeyReportsSignerMissing() {
+        let failed = job(conditions: [["type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"]])
+        let message = #"{"outcome":"signerMissing","txID":"\#(txID)","detail":"no signer key at /var/run/lucid/signer/key"}"#
+        guard case .finished(let result) = PayoutJob.observe(job: failed, pods: [pod(exitCode: 64, message: message)], payoutUID: uid, txID: txID) else {
+            Issue.record("expected a finished Job")
+            return
+        }
+        #expect(result.report?.outcome == TerminationReport.signerMissing)
+        #expect(result.exitCode == 64)
     }
 
     @Test func aFailedJobGivesItsReasonAndNoReportUnlessItNamesTheTxID() {

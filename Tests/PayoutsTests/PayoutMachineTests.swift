@@ -38,6 +38,23 @@ import YAML
         #expect(Set(world.events.map(\.reason)).isSuperset(of: ["ClaimingSession", "Prepared", "JobCreated", "Broadcasting", "Confirming", "Completed"]))
     }
 
+    @Test func phaseTransitionTimeMovesOnlyWhenThePhaseChanges() throws {
+        var world = World(makePayout())
+        world.settle()
+        let broadcasting = try #require(world.status?.phaseTransitionTime)
+        world.step()
+        world.step()
+        #expect(world.status?.phaseTransitionTime == broadcasting, "deciding again changes nothing")
+        world.finishJob("accepted", exitCode: 0)
+        world.settle()
+        #expect(world.status?.phase == .confirming)
+        let confirming = try #require(world.status?.phaseTransitionTime)
+        #expect(confirming > broadcasting)
+        world.advanceChain(to: world.head.timestamp + 3000)
+        world.settle()
+        #expect(world.status?.phaseTransitionTime == confirming, "still Confirming: the chain moved, the phase did not")
+    }
+
     @Test func aJobThatFinishedAfterItsReceiptWasSolidIsStillRecorded() throws {
         var world = World(makePayout())
         world.settle()
@@ -370,22 +387,70 @@ import YAML
 
     // MARK: the signer Secret
 
-    @Test func aMissingSecretStallsUntilItExists() {
+    // The operator reads no Secrets where signing keys live: the Job's pod finds out (it
+    // mounts the Secret as optional, and lucid-payout reports `signerMissing` unsigned).
+
+    @Test func theMachineNeedsNothingOfTheSecretToPrepare() throws {
         var world = World(makePayout())
-        world.secretExists = false
         world.settle()
-        #expect(world.status?.phase == .pending)
-        #expect(world.condition("Ready")?.reason == "SecretNotFound")
+        #expect(world.status?.phase == .broadcasting, "prepared and its Job created without knowing whether the Secret exists")
+        let volume = try #require(world.jobsCreated.first?[path: "spec", "template", "spec", "volumes"]?.arrayValue?.first)
+        #expect(volume[path: "secret", "optional"] == true, "so a missing Secret starts the pod, which reports it")
+    }
+
+    @Test func aMissingSignerSecretStallsTheAttemptUnpaidAndTheNextOneIsMadeOnlyWhenTheChainProvesItCannotLand() throws {
+        var world = World(makePayout())
+        world.settle()
+        let first = try #require(world.currentAttempt)
+        world.finishJob(TerminationReport.signerMissing, exitCode: 64, detail: "no signer key at /var/run/lucid/signer/key")
+        world.settle()
+        #expect(world.status?.phase == .confirming)
+        #expect(world.condition("Ready")?.status == .false)
+        #expect(world.condition("Ready")?.reason == "SignerSecretMissing")
         #expect(world.condition("Stalled")?.status == .true)
-        #expect(world.status?.message?.contains("payout-signer") == true)
-        #expect(world.jobsCreated.isEmpty && world.currentAttempt == nil)
-        let idle = world.step()
-        #expect(!idle.writes && idle.actions.isEmpty, "idle: nothing written, no Event again")
-        #expect(idle.requeueAfter == defaultSettings.stalledRetryInterval, "but it looks again")
-        world.secretExists = true
+        let message = world.status?.message ?? ""
+        #expect(message.contains("lucid-payment/payout-signer") && message.contains("nothing was signed"), "\(message)")
+        #expect(world.events.contains { $0.type == .warning && $0.reason == "SignerSecretMissing" })
+        #expect(world.status?.attempts?.last?.job?.outcome == "signerMissing")
+        #expect(!world.step().writes, "stalled and idle: nothing written again")
+
+        // The report is a claim, not a proof: a second pod of that Job could have had the key.
+        // So no new transaction before the solid chain is past expiration + margin.
+        world.advanceChain(to: first.expiration + defaultSettings.expirationMargin - 3000)
         world.settle()
-        #expect(world.status?.phase == .broadcasting)
-        #expect(world.condition("Stalled")?.status == .false)
+        #expect(world.status?.attempts?.count == 1)
+        world.advanceChain(to: first.expiration + defaultSettings.expirationMargin)
+        world.settle()
+        let second = try #require(world.currentAttempt)
+        #expect(second.attempt == 2 && second.txID != first.txID)
+        #expect(world.status?.attempts?.first?.outcome == "Expired")
+        #expect(world.jobsCreated.count == 2)
+        #expect(world.condition("Stalled")?.status == .false, "the new attempt's Job is running")
+
+        // The Secret was created meanwhile: the second Job pays.
+        world.finishJob("accepted", exitCode: 0)
+        world.receipts[second.txID] = paidReceipt(world.payout, txID: second.txID)
+        world.settle()
+        #expect(world.status?.phase == .completed)
+        #expect(world.status?.confirmation?.txID == second.txID)
+    }
+
+    @Test func aSignerSecretThatNeverComesUsesUpTheAttempts() throws {
+        var world = World(makePayout())
+        world.settings.maxAttempts = 2
+        for _ in 1...2 {
+            world.settle()
+            let attempt = try #require(world.currentAttempt)
+            world.finishJob(TerminationReport.signerMissing, exitCode: 64)
+            world.settle()
+            #expect(world.condition("Ready")?.reason == "SignerSecretMissing")
+            world.advanceChain(to: attempt.expiration + defaultSettings.expirationMargin)
+        }
+        world.settle()
+        #expect(world.status?.phase == .failed)
+        #expect(world.condition("Ready")?.reason == "AttemptsExhausted")
+        #expect(world.status?.message?.contains("2 attempts ended without paying") == true, "\(world.status?.message ?? "")")
+        #expect(world.jobsCreated.count == 2)
     }
 
     // MARK: deletion and conflicts

@@ -60,7 +60,6 @@ func paidReceipt(_ payout: TronPayout, txID: String, block: Int64 = 2000, fee: I
 struct World {
     var payout: TronPayout
     var approvals: [TronPayoutApproval] = []
-    var secretExists = true
     var peers: [SessionPeer] = []
     var claim: SessionClaim.State = .absent
     /// Jobs by name, as the controller's cache shows them.
@@ -88,7 +87,7 @@ struct World {
 
     func input(chain: SolidChainView? = nil) -> PayoutInput {
         let job = currentAttempt.map { jobs[$0.jobName] ?? .absent } ?? .absent
-        return PayoutInput(payout: payout, approvals: approvals, signerSecretExists: secretExists, sessionPeers: peers,
+        return PayoutInput(payout: payout, approvals: approvals, sessionPeers: peers,
                            sessionClaim: claim, job: job, chain: chain, settings: settings, now: now)
     }
 
