@@ -104,12 +104,17 @@ import YAML
             (b["subjects"]?.arrayValue ?? []).contains { $0["kind"] == "ServiceAccount" && $0["name"] == "lucid-operator" && $0["namespace"] == "lucid-system" }
         }
         #expect(Set(operatorBindings.map { "\($0.kind)/\($0[path: "roleRef", "name"]?.stringValue ?? "")" })
-                == ["ClusterRoleBinding/lucid-operator", "RoleBinding/lucid-operator-leader-election"])
+                == ["ClusterRoleBinding/lucid-operator", "RoleBinding/lucid-operator-leader-election", "RoleBinding/lucid-operator-trongrid-api-key"])
+        // The only Secret the installed bindings let the operator read: the TronGrid API key, by
+        // name, in lucid-system. API-key Secrets of mesh namespaces are bound per namespace by
+        // the cluster's admin; signing keys never.
         for binding in operatorBindings {
             let roleKind = binding[path: "roleRef", "kind"]?.stringValue ?? ""
             let role = try #require(objects.first(roleKind, binding[path: "roleRef", "name"]?.stringValue))
             for rule in role["rules"]?.arrayValue ?? [] where rule["resources"]?.strings.contains("secrets") == true {
-                Issue.record("\(role.name) grants \(rule["verbs"]?.strings ?? []) on secrets to the operator")
+                let scoped = binding.kind == "RoleBinding" && binding[path: "metadata", "namespace"] == "lucid-system"
+                    && rule["resourceNames"]?.strings == ["trongrid-api-key"] && rule["verbs"]?.strings == ["get"]
+                if !scoped { Issue.record("\(role.name) grants \(rule["verbs"]?.strings ?? []) on secrets to the operator") }
             }
         }
         let leases = try #require(objects.first("Role", "lucid-operator-leader-election"))
