@@ -104,7 +104,7 @@ struct References {
         let field = "spec.signer.secretRef.name"
         guard let name = spec(i)[path: "signer", "secretRef", "name"]?.stringValue else { return }
         guard let s = lookup(secrets, i, name) else {
-            missing(i, field, "Secret", name, in: secrets, consequence: "the payout waits in Pending (SecretNotFound)")
+            missing(i, field, "Secret", name, in: secrets, consequence: "its Job signs nothing and the payout reports SignerSecretMissing")
             return
         }
         let key = spec(i)[path: "signer", "secretRef", "key"]?.stringValue ?? "key"

@@ -78,7 +78,7 @@ import Testing
         let missing = validate([Manifest.payout("p")])
         #expect(missing.problems.map(\.field) == ["spec.signer.secretRef.name"])
         #expect(missing.problems.first?.severity == .warning)
-        #expect(missing.problems.first?.message.hasSuffix("the payout waits in Pending (SecretNotFound)") == true)
+        #expect(missing.problems.first?.message.hasSuffix("its Job signs nothing and the payout reports SignerSecretMissing") == true)
         // The key defaults to "key"; a Secret without that entry cannot be mounted.
         let noKey = validate([Manifest.secret("signer", entries: ["private"]), Manifest.payout("p")])
         #expect(noKey.lines == ["m.yaml:2: spec.signer.secretRef.key: Invalid value: \"key\": Secret shop/signer (m.yaml:1) has no entry \"key\" (it has private); the payout Job could not mount the signer key"])

@@ -10,15 +10,15 @@ import Testing
         #expect(files.count == 7)
         let report = ManifestValidator.validate(files, options: ValidationOptions(strictReferences: true, strict: true))
         #expect(report.problems.isEmpty, "\(report.lines)")
-        #expect(report.objects == 19)
-        #expect(report.summary == "19 objects from 7 files: no problems")
+        #expect(report.objects == 20)
+        #expect(report.summary == "20 objects from 7 files: no problems")
     }
 
     @Test func theSamplesWithTheGeneratedCRDsHaveNoProblems() throws {
         let files = try ManifestFiles.read([repositoryRoot.appendingPathComponent("crds/crds.yaml").path, Self.samples])
         let report = ManifestValidator.validate(files, options: ValidationOptions(strict: true))
         #expect(report.problems.isEmpty, "\(report.lines)")
-        #expect(report.objects == 24)
+        #expect(report.objects == 25)
     }
 
     @Test func aSampleFileAloneOnlyWarnsAboutWhatTheOthersDefine() throws {
@@ -35,7 +35,7 @@ import Testing
             let run = try await runValidate(["-f", Self.samples], in: dir)
             #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
             #expect(run.stdout.isEmpty)
-            #expect(run.stderr == "lucid-operator validate: 19 objects from 7 files: no problems\n")
+            #expect(run.stderr == "lucid-operator validate: 20 objects from 7 files: no problems\n")
         }
     }
 }
