@@ -86,7 +86,7 @@ import YAML
         try await PayoutCluster.with { cluster in
             try await cluster.withOperator { _ in
                 try await cluster.create(payoutsResource, payoutObject("late-secret", amount: "5.5", secret: "signer-2"))
-                try await waitUntil(.seconds(20), "SignerSecretMissing") { try await cluster.ready(cluster.payout("late-secret"))?.reason == "SignerSecretMissing" }
+                try await waitUntil(.seconds(40), "SignerSecretMissing") { try await cluster.ready(cluster.payout("late-secret"))?.reason == "SignerSecretMissing" }
                 let stalled = try await cluster.payout("late-secret")
                 let first = try #require(stalled.status?.attempts?.first)
                 #expect(stalled.status?.conditions?.first("Stalled")?.status == .true)

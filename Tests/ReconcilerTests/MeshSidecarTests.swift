@@ -35,7 +35,7 @@ import YAML
             let services = ["admin-interface", "api-gateway", "blockchain-core", "session-management", "tron-payment", "tron-payment-canary"]
 
             // No issuer runs here: the policies that need a certificate say which Secret is missing.
-            try await waitUntil(.seconds(20), "CertificateNotReady") { try await isReady(client, sp, ns, "tron-payment-callers", "False", reason: "CertificateNotReady") }
+            try await waitUntil(.seconds(40), "CertificateNotReady") { try await isReady(client, sp, ns, "tron-payment-callers", "False", reason: "CertificateNotReady") }
             let waiting = try #require(try await readyCondition(client, sp, ns, "tron-payment-callers"))
             #expect(waiting["message"]?.stringValue?.contains("Secret \"tron-payment-mesh-tls\"") == true, "\(waiting)")
             try await waitUntil(.seconds(20), "a Certificate per mesh Service") { try await client.list(certificates, namespace: ns).items.count == services.count }
@@ -299,7 +299,7 @@ import YAML
             _ = try await client.create(sp, namespace: ns, securityPolicy("keys", source: "*", destination: "ledger", namespace: ns, rules: [
                 ["action": "require-auth", "authentication": ["methods": ["api-key"], "apiKey": ["header": "x-ledger-key", "secretRef": ["name": "ledger-keys"]]]],
             ]))
-            try await waitUntil(.seconds(10), "the owned objects") {
+            try await waitUntil(.seconds(30), "the owned objects") {
                 let secret = try? await client.get(.secrets, namespace: ns, name: "ledger-sidecar-keys")
                 let certificate = try? await client.get(certificates, namespace: ns, name: "ledger-mesh-tls")
                 let np = try? await client.get(networkPolicies, namespace: ns, name: "ledger-mesh-ingress")
