@@ -61,7 +61,7 @@ import YAML
             let watching = Task {
                 do { for try await _ in stream {} ; return "ended" } catch { return "cut" }
             }
-            try await waitUntil(.seconds(5), "the watch to be open") { server.openConnections >= 1 }
+            try await waitUntil(.seconds(30), "the watch to be open") { server.openConnections >= 1 }
             server.restart()
             #expect(await watching.value == "cut")
             let again = try await client.get(.configMaps, namespace: "default", name: "survivor")

@@ -371,7 +371,7 @@ import YAML
             #expect(get.output.contains("Terminating"))
 
             _ = try await client.patch(.configMaps, namespace: "doomed", name: "held", .merge(["metadata": ["finalizers": nil]]))
-            try await waitUntil(.seconds(5), "the namespace to go") {
+            try await waitUntil(.seconds(30), "the namespace to go") {
                 do throws(KubeError) { _ = try await client.get(.namespaces, name: "doomed"); return false } catch { return error.isNotFound }
             }
         }

@@ -53,7 +53,7 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
                 // Queued only once the recorder runs; wait for that by its first event arriving.
-                try await waitUntil(.seconds(5), "the recorder to run") {
+                try await waitUntil(.seconds(30), "the recorder to run") {
                     await recorder.record(regarding: regarding, reason: "Probe", action: "Test", note: "probe \(UUID())")
                     return try await client.list(.events, namespace: "default").items.count > 0
                 }

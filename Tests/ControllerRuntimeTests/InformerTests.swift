@@ -49,7 +49,7 @@ import YAML
                 _ = try await client.create(.configMaps, namespace: "default", configMap("b", color: "blue"))
                 _ = try await client.patch(.configMaps, namespace: "default", name: "a", .merge(["metadata": ["labels": ["color": "blue"]]]))
                 try await client.delete(.configMaps, namespace: "default", name: "b")
-                try await waitUntil(.seconds(5), "the changes to arrive") { seen.changes.withLock { $0.count } == 4 }
+                try await waitUntil(.seconds(30), "the changes to arrive") { seen.changes.withLock { $0.count } == 4 }
                 #expect(seen.changes.withLock { $0 } == ["added a", "added b", "updated a", "deleted b"])
                 #expect(informer.byIndex("color", "blue").map(\.name) == ["a"])
                 #expect(informer.byIndex("color", "red").isEmpty)
@@ -79,7 +79,7 @@ import YAML
                 // An older version (the create, replayed) changes nothing.
                 await informer.observe(created)
                 #expect(informer.get(ref)?.color == "pink")
-                try await waitUntil(.seconds(5), "the watch to catch up") { seen.changes.withLock { $0.count } >= 2 }
+                try await waitUntil(.seconds(30), "the watch to catch up") { seen.changes.withLock { $0.count } >= 2 }
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(informer.get(ref)?.color == "pink")
                 #expect(seen.changes.withLock { $0 } == ["updated c"] || seen.changes.withLock { $0 } == ["added c", "updated c"],

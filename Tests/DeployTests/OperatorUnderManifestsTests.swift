@@ -123,7 +123,7 @@ import YAML
     /// A mesh namespace where the operator has no Secrets (no RoleBinding, not in
     /// --secret-namespaces): the API-key policy says which permission is missing, nothing is
     /// refused, and everything that needs no Secret converges.
-    @Test(.timeLimit(.minutes(2))) func withoutSecretsInTheMeshNamespaceTheAPIKeyPolicySaysWhatIsMissing() async throws {
+    @Test(.timeLimit(.minutes(4))) func withoutSecretsInTheMeshNamespaceTheAPIKeyPolicySaysWhatIsMissing() async throws {
         let scratch = try Scratch()
         let etcdServer = try await EtcdServer.start()
         defer { etcdServer.stop() }

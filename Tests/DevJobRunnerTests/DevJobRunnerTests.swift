@@ -229,9 +229,9 @@ func condition(_ job: JSON, _ type: String) -> JSON? {
                 try await waitUntil(.seconds(20), "the broadcast") { cluster.fake.broadcasts(of: attempt.txID) == 1 }
                 let pid = try #require(runner.pid(of: key))
                 #expect(runner.pause(key))
-                try await waitUntil(.seconds(5), "the process to stop") { processState(pid) == "T" }
+                try await waitUntil(.seconds(30), "the process to stop") { processState(pid) == "T" }
                 #expect(runner.resume(key))
-                try await waitUntil(.seconds(5), "the process to continue") { processState(pid) != "T" }
+                try await waitUntil(.seconds(30), "the process to continue") { processState(pid) != "T" }
                 #expect(runner.kill(key))  // mid-broadcast
                 let job = try await cluster.waitFinished(key)
                 #expect(condition(job, "Failed")?["reason"] == "BackoffLimitExceeded")

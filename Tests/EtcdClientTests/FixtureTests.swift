@@ -5,7 +5,7 @@ import LoopbackServer
 import Testing
 
 /// The etcd fixture itself: where it lives, and that its process never outlives its owner.
-@Suite(.timeLimit(.minutes(1))) struct FixtureTests {
+@Suite(.timeLimit(.minutes(3))) struct FixtureTests {
     @Test func aServerListensOnLoopbackWithItsDataInATemporaryFolder() async throws {
         let etcd = try await EtcdServer.start()
         #expect(etcd.clientURL.hasPrefix("http://127.0.0.1:"))

@@ -4,7 +4,7 @@ import Testing
 
 /// Every key-value verb against a real etcd, through the gateway. Each test works under its own
 /// prefix of one shared server.
-@Suite(.timeLimit(.minutes(1))) struct KVTests {
+@Suite(.timeLimit(.minutes(3))) struct KVTests {
     @Test func putGetAndRangeRoundTripBytesAndRevisions() async throws {
         let (_, client) = try await SharedEtcd.client()
         defer { client.shutdown() }

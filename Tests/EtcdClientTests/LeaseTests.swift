@@ -4,7 +4,7 @@ import LoopbackServer
 import Testing
 
 /// Leases against a real etcd: grant, attach, time to live, keep-alive, revoke, expiry.
-@Suite(.timeLimit(.minutes(1))) struct LeaseTests {
+@Suite(.timeLimit(.minutes(3))) struct LeaseTests {
     @Test func aGrantedLeaseHoldsItsKeysUntilRevoked() async throws {
         let (_, client) = try await SharedEtcd.client()
         defer { client.shutdown() }

@@ -6,7 +6,7 @@ import YAML
 
 /// The planner's writes carried out as compare-and-set transactions on a real etcd: what a
 /// registry controller does, without the controller.
-@Suite(.timeLimit(.minutes(1))) struct RegistryRoundTripTests {
+@Suite(.timeLimit(.minutes(3))) struct RegistryRoundTripTests {
     func service(_ i: Int) -> JSON {
         [
             "metadata": ["name": .string("svc-\(i)"), "namespace": "lucid", "uid": .string("uid-\(i)"),

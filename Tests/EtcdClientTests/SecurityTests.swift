@@ -7,7 +7,7 @@ import Testing
 
 /// TLS with client certificates (a CA made with openssl by the fixture) and username/password
 /// auth, against real etcds configured for them.
-@Suite(.timeLimit(.minutes(1))) struct SecurityTests {
+@Suite(.timeLimit(.minutes(3))) struct SecurityTests {
     @Test func tlsWithAClientCertificateServesEveryVerbAndWatches() async throws {
         let etcd = try await EtcdServer.start(EtcdServer.Options(tls: true))
         defer { etcd.stop() }

@@ -5,7 +5,7 @@ import Testing
 
 /// Watches against a real etcd: history from a revision, live changes, progress notifications,
 /// compaction, cancellation.
-@Suite(.timeLimit(.minutes(1))) struct WatchTests {
+@Suite(.timeLimit(.minutes(3))) struct WatchTests {
     @Test func aWatchFromARevisionReplaysHistoryThenFollowsLiveChanges() async throws {
         let (_, client) = try await SharedEtcd.client()
         defer { client.shutdown() }

@@ -30,7 +30,7 @@ func onThread(_ body: @escaping @Sendable () -> Void) async {
     /// shutdown in between let the loop run `curl_multi_cleanup` first, and the wakeup then hit
     /// freed memory. Shown to fail without the fix (wakeup outside the lock): the late wakeup
     /// returned CURLM_BAD_HANDLE, so `failedWakeups` was 1 (with ASan it is a use-after-free).
-    @Test(.timeLimit(.minutes(1))) func aSendNeverWakesAFreedMultiHandle() async throws {
+    @Test(.timeLimit(.minutes(3))) func aSendNeverWakesAFreedMultiHandle() async throws {
         let window = OneShot()
         let inWindow = DispatchSemaphore(value: 0), cleanedUp = DispatchSemaphore(value: 0)
         let loop = try CurlLoop(hooks: CurlLoop.Hooks(
@@ -54,7 +54,7 @@ func onThread(_ body: @escaping @Sendable () -> Void) async {
     /// `shutdown` had the same gap: it set `shuttingDown`, released the lock, then woke the loop;
     /// a loop already awake (here: its one-second poll ending) could free the handle in between.
     /// Shown to fail without the fix: `failedWakeups` was 1.
-    @Test(.timeLimit(.minutes(1))) func aShutdownNeverWakesAFreedMultiHandle() async throws {
+    @Test(.timeLimit(.minutes(3))) func aShutdownNeverWakesAFreedMultiHandle() async throws {
         let window = OneShot()
         let cleanedUp = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
         let loop = try CurlLoop(hooks: CurlLoop.Hooks(
@@ -77,7 +77,7 @@ func onThread(_ body: @escaping @Sendable () -> Void) async {
     /// `.remove` first; the loop found nothing to remove, then added the transfer and sent it.
     /// Shown to fail without the fix (no cancelled check in `apply(.add)`): the server received
     /// every one of the 20 cancelled POSTs.
-    @Test(.timeLimit(.minutes(1))) func aCancelBeforeTheAddNeverSendsTheRequest() async throws {
+    @Test(.timeLimit(.minutes(3))) func aCancelBeforeTheAddNeverSendsTheRequest() async throws {
         let cancelNext = OneShot()
         let client = try HTTPClient(hooks: CurlLoop.Hooks(beforeAdd: {
             if cancelNext.fire() { withUnsafeCurrentTask { $0?.cancel() } }

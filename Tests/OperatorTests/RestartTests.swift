@@ -173,7 +173,7 @@ let trafficPolicies = GroupVersionResource(group: "mesh.lucid.io", version: "v1a
     }
 
     /// A standby exits within 5 s of SIGTERM.
-    @Test(.timeLimit(.minutes(2))) func aStandbyExitsPromptlyOnSIGTERM() async throws {
+    @Test(.timeLimit(.minutes(4))) func aStandbyExitsPromptlyOnSIGTERM() async throws {
         let folder = try folder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try await APIServer.run { server in

@@ -76,7 +76,7 @@ func crdsWithUncheckedPayoutSpecs() -> [JSON] {
 @Suite struct BadInputTests {
     @Test func thereAreEnoughCases() { #expect(badInputs.count + 2 >= 20) }
 
-    @Test(.timeLimit(.minutes(2))) func everyInvalidPayoutEndsNotReadyWithAMessageAndNothingIsSent() async throws {
+    @Test(.timeLimit(.minutes(4))) func everyInvalidPayoutEndsNotReadyWithAMessageAndNothingIsSent() async throws {
         try await PayoutCluster.with(crds: crdsWithUncheckedPayoutSpecs()) { cluster in
             try await cluster.withOperator { _ in
                 // The session of one of them is already held by a payout this cluster does not show.

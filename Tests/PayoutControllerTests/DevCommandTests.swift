@@ -41,7 +41,7 @@ import Glibc
         return (status, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }
 
-    @Test(.timeLimit(.minutes(2))) func theSamplePayoutsComplete() async throws {
+    @Test(.timeLimit(.minutes(4))) func theSamplePayoutsComplete() async throws {
         try await withDev([]) { kubeconfig, output in
             #expect(output().contains("a simulated TRON chain (FakeTronGrid)"))
             let (status, text) = try await kubectl(kubeconfig, ["wait", "--for=condition=Ready", "tronpayouts", "--all", "-n", "lucid-treasury", "--timeout=60s"])
@@ -51,7 +51,7 @@ import Glibc
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func withTronURLTheOperatorAndTheJobsUseThatEndpoint() async throws {
+    @Test(.timeLimit(.minutes(4))) func withTronURLTheOperatorAndTheJobsUseThatEndpoint() async throws {
         try await FakeTronGrid.run { fake in
             try await withDev(["--tron-url", "nile=\(fake.baseURL)"]) { kubeconfig, output in
                 #expect(output().contains("the TronGrid endpoints given with --tron-url"))

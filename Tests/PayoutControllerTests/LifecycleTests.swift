@@ -14,7 +14,7 @@ import YAML
 @Suite struct PayoutLifecycleTests {
     /// A payout whose transaction may still land cannot go: its finalizer holds it until the
     /// transaction either lands (then it goes, paid once) or provably never can.
-    @Test(.timeLimit(.minutes(2))) func theFinalizerKeepsAPayoutUntilItsTransactionCanNoLongerLand() async throws {
+    @Test(.timeLimit(.minutes(4))) func theFinalizerKeepsAPayoutUntilItsTransactionCanNoLongerLand() async throws {
         try await PayoutCluster.with { cluster in
             cluster.runner.hold(true)
             try await cluster.withOperator { _ in
@@ -53,7 +53,7 @@ import YAML
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func aDeletedPayoutWhoseTransactionExpiredGoesUnpaidAndNoAttemptFollows() async throws {
+    @Test(.timeLimit(.minutes(4))) func aDeletedPayoutWhoseTransactionExpiredGoesUnpaidAndNoAttemptFollows() async throws {
         try await PayoutCluster.with { cluster in
             cluster.runner.hold(true)
             try await cluster.withOperator { _ in
@@ -82,7 +82,7 @@ import YAML
     /// The operator reads no Secrets in payout namespaces: the Job's pod finds the signer
     /// Secret missing and says so; nothing is signed, and the next attempt comes only once the
     /// chain proves the first can never land.
-    @Test(.timeLimit(.minutes(1))) func aMissingSignerSecretIsReportedByTheJobAndThePayoutGoesOnOnceItExists() async throws {
+    @Test(.timeLimit(.minutes(3))) func aMissingSignerSecretIsReportedByTheJobAndThePayoutGoesOnOnceItExists() async throws {
         try await PayoutCluster.with { cluster in
             try await cluster.withOperator { _ in
                 try await cluster.create(payoutsResource, payoutObject("late-secret", amount: "5.5", secret: "signer-2"))

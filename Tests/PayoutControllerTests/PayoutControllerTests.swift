@@ -15,7 +15,7 @@ import YAML
 /// The payout controller over the embedded API server, with the real `lucid-payout` run by the
 /// dev Job runner against the simulated chain.
 @Suite struct PayoutControllerTests {
-    @Test(.timeLimit(.minutes(2))) func usdtAndTrxArePaidOnceFromPendingToCompleted() async throws {
+    @Test(.timeLimit(.minutes(4))) func usdtAndTrxArePaidOnceFromPendingToCompleted() async throws {
         try await PayoutCluster.with { cluster in
             let (phases, watcher) = try await PhaseLog.watching(cluster)
             defer { watcher.cancel() }
@@ -66,7 +66,7 @@ import YAML
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func aboveTheThresholdAPayoutWaitsForAnApprovalThatOnlyItsOwnResourceCanGive() async throws {
+    @Test(.timeLimit(.minutes(4))) func aboveTheThresholdAPayoutWaitsForAnApprovalThatOnlyItsOwnResourceCanGive() async throws {
         try await PayoutCluster.with { cluster in
             try await cluster.withOperator { reconciler in
                 let created = try await cluster.create(payoutsResource, payoutObject("big", amount: "2500"))
@@ -150,7 +150,7 @@ import YAML
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func aJobThatNeverRanBeforeTheExpirationLeadsToASecondAttemptAndTheFirstIsNeverPaid() async throws {
+    @Test(.timeLimit(.minutes(4))) func aJobThatNeverRanBeforeTheExpirationLeadsToASecondAttemptAndTheFirstIsNeverPaid() async throws {
         try await PayoutCluster.with { cluster in
             cluster.runner.hold(true)
             try await cluster.withOperator { _ in
@@ -187,7 +187,7 @@ import YAML
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func theTronGridAPIKeyIsReadOnceFromItsSecretAndPassedToJobsByReference() async throws {
+    @Test(.timeLimit(.minutes(4))) func theTronGridAPIKeyIsReadOnceFromItsSecretAndPassedToJobsByReference() async throws {
         try await PayoutCluster.with { cluster in
             let key = "tg-key-5d1c0e7a"
             try cluster.server.install([

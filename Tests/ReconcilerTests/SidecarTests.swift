@@ -13,13 +13,13 @@ import YAML
             _ = try await client.create(.services, namespace: "shop", meshService("payments"))
             _ = try await client.create(.services, namespace: "shop", meshService("gateway", plane: "ops"))
             _ = try await client.create(tp, namespace: "shop", trafficPolicy("p", rules: [["action": "allow", "match": ["path": "/v1"]]]))
-            try await waitUntil(.seconds(5), "first render") { try await ready(client, "shop", "p") }
+            try await waitUntil(.seconds(30), "first render") { try await ready(client, "shop", "p") }
 
             _ = try await client.patch(tp, namespace: "shop", name: "p", .merge(["spec": ["rules": [["action": "allow", "match": ["path": "/v2"]]]]]))
-            try await waitUntil(.seconds(5), "the edit to reach the ConfigMap") {
+            try await waitUntil(.seconds(30), "the edit to reach the ConfigMap") {
                 try await routes(client, "shop", "gateway")["payments"]?.first?[path: "match", "prefix"] == "/v2"
             }
-            try await waitUntil(.seconds(5), "the status to follow the edit") { try await ready(client, "shop", "p") }
+            try await waitUntil(.seconds(30), "the status to follow the edit") { try await ready(client, "shop", "p") }
             try await expectValidEnvoy(client, "shop", ["gateway", "payments"])
 
             // Someone edits the ConfigMap by hand: put back.
@@ -27,17 +27,17 @@ import YAML
             let good = cm["data"]
             cm["data"] = ["lds.json": "{}"]
             _ = try await client.update(.configMaps, namespace: "shop", cm)
-            try await waitUntil(.seconds(5), "the hand edit to be repaired") {
+            try await waitUntil(.seconds(30), "the hand edit to be repaired") {
                 try await client.get(.configMaps, namespace: "shop", name: "gateway-sidecar")["data"] == good
             }
             // Someone deletes it: back again.
             try await client.delete(.configMaps, namespace: "shop", name: "gateway-sidecar")
-            try await waitUntil(.seconds(5), "the deleted ConfigMap to come back") {
+            try await waitUntil(.seconds(30), "the deleted ConfigMap to come back") {
                 (try? await client.get(.configMaps, namespace: "shop", name: "gateway-sidecar"))?["data"] == good
             }
             // The policy goes: its routes leave.
             try await client.delete(tp, namespace: "shop", name: "p")
-            try await waitUntil(.seconds(5), "the routes to leave") {
+            try await waitUntil(.seconds(30), "the routes to leave") {
                 (try await routes(client, "shop", "gateway")["payments"]) == nil
             }
             let writes = server.writes.byResource["configmaps"] ?? 0
@@ -50,11 +50,11 @@ import YAML
             _ = try await client.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]])
             _ = try await client.create(.services, namespace: "shop", meshService("gateway", plane: "ops"))
             _ = try await client.create(tp, namespace: "shop", trafficPolicy("p", destination: "ledger", rules: [["action": "allow"]]))
-            try await waitUntil(.seconds(5), "DestinationNotFound") { try await ready(client, "shop", "p", "False", reason: "DestinationNotFound") }
+            try await waitUntil(.seconds(30), "DestinationNotFound") { try await ready(client, "shop", "p", "False", reason: "DestinationNotFound") }
             let message = try await client.get(tp, namespace: "shop", name: "p")[path: "status", "conditions"]?[0]?["message"]?.stringValue ?? ""
             #expect(message.contains("\"ledger\" is not a mesh Service in namespace shop"))
             _ = try await client.create(.services, namespace: "shop", meshService("ledger", plane: "chain"))
-            try await waitUntil(.seconds(5), "Ready once the destination exists") { try await ready(client, "shop", "p") }
+            try await waitUntil(.seconds(30), "Ready once the destination exists") { try await ready(client, "shop", "p") }
         }
     }
 
@@ -62,7 +62,7 @@ import YAML
         try await withOperator { _, client in
             _ = try await client.create(.namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]])
             _ = try await client.create(tp, namespace: "shop", trafficPolicy("orphan", source: "nobody", rules: [["action": "allow"]]))
-            try await waitUntil(.seconds(5), "SourceNotFound") { try await ready(client, "shop", "orphan", "False", reason: "SourceNotFound") }
+            try await waitUntil(.seconds(30), "SourceNotFound") { try await ready(client, "shop", "orphan", "False", reason: "SourceNotFound") }
         }
     }
 }

@@ -10,7 +10,7 @@ import Testing
 import YAML
 
 /// `lucid-operator run` and `dev` as their own processes, with the registry's flags.
-@Suite(.timeLimit(.minutes(2))) struct OperatorProcessTests {
+@Suite(.timeLimit(.minutes(4))) struct OperatorProcessTests {
     /// One `lucid-operator` process; its output in `folder`.
     struct Operator {
         let process: ChildProcess
@@ -76,7 +76,7 @@ import YAML
             try await waitUntil(.seconds(30), "the entry over TLS") { try await etcd.get(key) != nil }
             #expect(try await etcd.entry(key)?["serviceName"] == "payments")
             #expect(op.output.contains("registry: etcd \(etcdServer.clientURL), prefix \(options.prefix)"))
-            try await waitUntil(.seconds(5), "lucid_registry_entries") { try await op.metric("lucid_registry_entries") == 1 }
+            try await waitUntil(.seconds(30), "lucid_registry_entries") { try await op.metric("lucid_registry_entries") == 1 }
             #expect(try await op.metric(#"lucid_registry_writes_total{operation="put"}"#) == 1)
         }
     }

@@ -11,7 +11,7 @@ import Testing
 import YAML
 
 /// The registry controller in this process, over the embedded API server and a real etcd.
-@Suite(.timeLimit(.minutes(2))) struct RegistryControllerTests {
+@Suite(.timeLimit(.minutes(4))) struct RegistryControllerTests {
     func etcd() async throws -> (EtcdServer, EtcdConfiguration, EtcdClient) {
         let server = try await SharedEtcd.shared.get()
         let configuration = EtcdConfiguration(endpoints: [server.clientURL])
@@ -59,11 +59,11 @@ import YAML
                 let ip = try #require(created[path: "spec", "clusterIP"]?.stringValue)
                 let dns = try #require(options.dns)
                 let recordKey = "\(dns.servicePath(namespace: "lucid", name: "payments"))/\(ip.replacingOccurrences(of: ".", with: "-"))"
-                try await waitUntil(.seconds(5), "the DNS record") { try await etcd.get(recordKey) != nil }
+                try await waitUntil(.seconds(30), "the DNS record") { try await etcd.get(recordKey) != nil }
                 #expect(try await etcd.get(recordKey)?.valueText == #"{"host":"\#(ip)","port":8443,"priority":10,"weight":100,"ttl":30}"#)
                 #expect(try await etcd.keys(dns.zonePath + "/") == [recordKey])
 
-                try await waitUntil(.seconds(5), "the Registered event") {
+                try await waitUntil(.seconds(30), "the Registered event") {
                     try await !events(client, about: "payments", reason: "Registered").isEmpty
                 }
                 // Registered when first seen (perhaps before its slices), then updated.
@@ -87,14 +87,14 @@ import YAML
                 }
                 try await waitUntil(.seconds(10), "no endpoints: critical") { try await health() == "critical 0/0" }
                 _ = try await client.create(.endpointSlices, namespace: "lucid", endpointSlice("wallet-1", service: "wallet", [("10.1.0.1", true), ("10.1.0.2", true)]))
-                try await waitUntil(.seconds(5), "passing") { try await health() == "passing 2/2" }
+                try await waitUntil(.seconds(30), "passing") { try await health() == "passing 2/2" }
 
                 _ = try await client.update(.endpointSlices, namespace: "lucid", try await sliceWith(client, "wallet-1", [("10.1.0.1", true), ("10.1.0.2", false)]))
-                try await waitUntil(.seconds(5), "warning") { try await health() == "warning 1/2" }
+                try await waitUntil(.seconds(30), "warning") { try await health() == "warning 1/2" }
                 _ = try await client.update(.endpointSlices, namespace: "lucid", try await sliceWith(client, "wallet-1", [("10.1.0.1", false), ("10.1.0.2", false)]))
-                try await waitUntil(.seconds(5), "critical") { try await health() == "critical 0/2" }
+                try await waitUntil(.seconds(30), "critical") { try await health() == "critical 0/2" }
                 _ = try await client.update(.endpointSlices, namespace: "lucid", try await sliceWith(client, "wallet-1", [("10.1.0.1", true), ("10.1.0.2", true)]))
-                try await waitUntil(.seconds(5), "passing again") { try await health() == "passing 2/2" }
+                try await waitUntil(.seconds(30), "passing again") { try await health() == "passing 2/2" }
 
                 // A change to the slice that leaves the health as it is writes nothing.
                 let before = try await etcd.snapshot(options)
@@ -124,13 +124,13 @@ import YAML
                 }
                 try await client.delete(.services, namespace: "lucid", name: "gone")
                 _ = try await client.patch(.services, namespace: "lucid", name: "unlabelled", .merge(["metadata": ["labels": ["mesh.lucid.io/cluster": nil]]]))
-                try await waitUntil(.seconds(5), "only one entry left") {
+                try await waitUntil(.seconds(30), "only one entry left") {
                     try await etcd.keys(options.prefix) == [options.key(namespace: "lucid", name: "stays")]
                 }
-                try await waitUntil(.seconds(5), "only its DNS record left") {
+                try await waitUntil(.seconds(30), "only its DNS record left") {
                     try await etcd.keys(dns.zonePath + "/").allSatisfy { $0.hasPrefix(dns.servicePath(namespace: "lucid", name: "stays") + "/") }
                 }
-                try await waitUntil(.seconds(5), "the Deregistered events") {
+                try await waitUntil(.seconds(30), "the Deregistered events") {
                     let gone = try await events(client, about: "gone", reason: "Deregistered")
                     let unlabelled = try await events(client, about: "unlabelled", reason: "Deregistered")
                     return gone.count == 1 && unlabelled.count == 1
@@ -156,17 +156,17 @@ import YAML
                 // Fixed: registered. Broken again: deregistered, with the reason.
                 _ = try await client.patch(.services, namespace: "lucid", name: "billing", .merge(["metadata": ["labels": ["mesh.lucid.io/cluster": "tron-payment"]]]))
                 let key = options.key(namespace: "lucid", name: "billing")
-                try await waitUntil(.seconds(5), "the entry") { try await etcd.get(key) != nil }
+                try await waitUntil(.seconds(30), "the entry") { try await etcd.get(key) != nil }
                 _ = try await client.patch(.services, namespace: "lucid", name: "billing", .merge(["spec": ["ports": [["name": "redis", "port": 6379]]]]))
-                try await waitUntil(.seconds(5), "the entry to go") { try await etcd.get(key) == nil }
-                try await waitUntil(.seconds(5), "the reasons") {
+                try await waitUntil(.seconds(30), "the entry to go") { try await etcd.get(key) == nil }
+                try await waitUntil(.seconds(30), "the reasons") {
                     let removed = try await events(client, about: "billing", reason: "Deregistered")
                     let refused = try await events(client, about: "billing", reason: "UnsupportedProtocol")
                     return removed.first?.contains("UnsupportedProtocol") == true && !refused.isEmpty
                 }
                 // An unchanged refusal is reported once, however often the Service is reconciled.
                 for _ in 0..<3 { _ = try await running.registry.reconcile(ObjectRef(namespace: "lucid", name: "billing")) }
-                try await waitUntil(.seconds(5), "the events to be sent") { running.registry.events.pending == 0 }
+                try await waitUntil(.seconds(30), "the events to be sent") { running.registry.events.pending == 0 }
                 #expect(try await events(client, about: "billing", reason: "UnsupportedProtocol").count == 1)
             }
         }
@@ -192,7 +192,7 @@ import YAML
                 try await etcd.put(options.prefix + "lucid/real/nested", "x")
                 try await etcd.put(dns.zonePath + "/lucid/ghost/10-0-0-9", #"{"host":"10.0.0.9"}"#)
                 try await etcd.put(dns.zonePath + "/lucid", "x")
-                try await waitUntil(.seconds(5), "the strays to go") {
+                try await waitUntil(.seconds(30), "the strays to go") {
                     let entries = try await etcd.keys(options.prefix), records = try await etcd.keys(dns.zonePath + "/")
                     return entries == [real] && records.allSatisfy { $0.hasPrefix(dns.servicePath(namespace: "lucid", name: "real") + "/") }
                 }
@@ -225,11 +225,11 @@ import YAML
                     return entry == expected
                 }
                 try await etcd.put(key, #"{"serviceName":"someone else's"}"#)
-                try await waitUntil(.seconds(5), "the edit to be repaired") { try same(try await etcd.get(key)?.value) }
+                try await waitUntil(.seconds(30), "the edit to be repaired") { try same(try await etcd.get(key)?.value) }
                 try await etcd.delete(key)
-                try await waitUntil(.seconds(5), "the deleted entry to come back") { try same(try await etcd.get(key)?.value) }
+                try await waitUntil(.seconds(30), "the deleted entry to come back") { try same(try await etcd.get(key)?.value) }
                 try await etcd.delete(record)
-                try await waitUntil(.seconds(5), "the deleted DNS record to come back") { try await etcd.get(record)?.value == goodRecord }
+                try await waitUntil(.seconds(30), "the deleted DNS record to come back") { try await etcd.get(record)?.value == goodRecord }
             }
         }
     }

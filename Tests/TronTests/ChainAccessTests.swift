@@ -43,7 +43,7 @@ import Tron
             // Finality held, so the transaction is seen in a block before that block is solid, however slow this machine is.
             fake.holdSolid(true)
             #expect(await PayoutExecutor(client: client).broadcast(order, key: signerKey).exitCode == 0)
-            try await waitUntil(.seconds(5)) { (try await client.transaction(id: order.txID, solid: false)).known }
+            try await waitUntil(.seconds(30)) { (try await client.transaction(id: order.txID, solid: false)).known }
             #expect(try await client.solidView(of: order.txID).receipt == nil, "in a block, not yet solid")
             fake.holdSolid(false)
             try await waitUntil(.seconds(10)) { try await client.solidView(of: order.txID).receipt != nil }

@@ -28,7 +28,7 @@ func prepare(_ fake: FakeTronGrid, _ client: TronGridClient, amount: String = "1
             let (order, intent) = try await prepare(fake, client, currency: currency)
             let outcome = await PayoutExecutor(client: client).broadcast(order, key: signerKey)
             #expect(outcome.exitCode == 0, "\(outcome)")
-            try await waitUntil(.seconds(5)) { fake.isSolid(order.txID) }
+            try await waitUntil(.seconds(30)) { fake.isSolid(order.txID) }
             let info = try #require(try await client.transactionInfo(id: order.txID, solid: true))
             let ret = try await client.transaction(id: order.txID, solid: true).contractRet
             guard case .confirmed(let block, _) = intent.verdict(for: info, contractRet: ret, owner: signerKey.address) else {
@@ -48,7 +48,7 @@ func prepare(_ fake: FakeTronGrid, _ client: TronGridClient, amount: String = "1
             let client = TronGridClient(baseURL: fake.baseURL, http: http)
             let (order, intent) = try await prepare(fake, client)
             #expect(await PayoutExecutor(client: client).broadcast(order, key: signerKey).exitCode == 0)
-            try await waitUntil(.seconds(5)) { fake.isSolid(order.txID) }
+            try await waitUntil(.seconds(30)) { fake.isSolid(order.txID) }
             let info = try #require(try await client.transactionInfo(id: order.txID, solid: true))
             #expect(intent.verdict(for: info, contractRet: "REVERT", owner: signerKey.address) == .failed(reason: "receipt.result is REVERT"))
         }
