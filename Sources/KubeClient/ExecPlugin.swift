@@ -173,9 +173,11 @@ enum PluginProcess {
 
     static func run(_ command: String, _ arguments: [String], environment: [String: String],
                     timeout: Duration) -> Swift.Result<Result, PluginFailure> {
+        // Close-on-exec, so a child another thread spawns meanwhile does not inherit the write
+        // ends and hold the plugin's output open after the plugin exits.
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard pipe(&outPipe) == 0 else { return .failure(.cannotStart(String(cString: strerror(errno)))) }
-        guard pipe(&errPipe) == 0 else {
+        guard closeOnExecPipe(&outPipe) == 0 else { return .failure(.cannotStart(String(cString: strerror(errno)))) }
+        guard closeOnExecPipe(&errPipe) == 0 else {
             close(outPipe[0]); close(outPipe[1])
             return .failure(.cannotStart(String(cString: strerror(errno))))
         }
@@ -203,8 +205,14 @@ enum PluginProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // ETXTBSY is passing: the file was just written, and a child that another thread forked
+        // meanwhile still holds it open for writing until that child's own exec.
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, command, &actions, &attributes, argv, envp)
+        var rc = posix_spawnp(&pid, command, &actions, &attributes, argv, envp)
+        for attempt in 1...5 where rc == ETXTBSY {
+            usleep(UInt32(attempt) * 20_000)
+            rc = posix_spawnp(&pid, command, &actions, &attributes, argv, envp)
+        }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
@@ -247,6 +255,14 @@ enum PluginProcess {
         if timedOut { return .failure(.timedOut(stderr)) }
         let signal = status & 0x7f
         return .success(Result(status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, stdout: stdout, stderr: stderr))
+    }
+
+    /// A pipe whose ends close on exec (the Glibc module has no `pipe2`; the window between the
+    /// two calls is two system calls wide).
+    private static func closeOnExecPipe(_ fds: inout [Int32]) -> Int32 {
+        guard pipe(&fds) == 0 else { return -1 }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return 0
     }
 
     enum PluginFailure: Error {

@@ -254,3 +254,22 @@ let unauthorized = #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"
         #expect(authentication.applied(to: HTTPRequest(url: "http://k/api")).tls == nil)
     }
 }
+
+/// Run alone (`hack/test.sh`, second phase): the file is closed 50 ms into a retry budget of 300 ms.
+@Suite(.serialized) struct ExecPluginTimingTests {
+    /// A plugin file still open for writing (just written, or held by a child another thread
+    /// forked meanwhile) cannot be executed: ETXTBSY. It is passing, so the start is retried.
+    @Test func aPluginStillOpenForWritingStartsOnceItIsClosed() async throws {
+        let plugin = try PluginScript()
+        let writer = open(plugin.path, O_WRONLY)
+        try #require(writer >= 0)
+        let closed = Task {
+            try await Task.sleep(for: .milliseconds(50))
+            close(writer)
+        }
+        let authentication = try await CredentialSource(.exec(ExecConfig(command: plugin.path))).current()
+        try await closed.value
+        #expect(authentication.token == "-1-notty")
+        #expect(plugin.runs == 1)
+    }
+}
