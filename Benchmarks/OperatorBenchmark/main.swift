@@ -8,7 +8,8 @@
 //   swift build -c release && swift run -c release operator-benchmark [N ...]   (default: 1000 10000)
 //
 // The operator is the release `lucid-operator` beside this executable, run as its own process
-// (`run --no-leader-elect`), so its memory and CPU are its own.
+// (`run --no-leader-elect`), so its memory and CPU are its own. LUCID_BENCH_OPERATOR=PATH runs
+// another build instead, e.g. the image's statically linked one (hack/build-release.sh OUT).
 import APIServer
 import Foundation
 import HTTP
@@ -19,7 +20,8 @@ import Mesh
 import Synchronization
 import YAML
 
-let operatorBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lucid-operator").path
+let operatorBinary = ProcessInfo.processInfo.environment["LUCID_BENCH_OPERATOR"]
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lucid-operator").path
 let policies = GroupVersionResource(group: "mesh.lucid.io", version: "v1alpha1", resource: "trafficpolicies")
 let namespace = "bench"
 
