@@ -124,10 +124,10 @@ import YAML
             let (watcher, out) = try kubectl.start("get", "tp", "-n", "lucid-payment", "-w")
             defer { watcher.stop() }
             let read: @Sendable () -> String = { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
-            try await waitUntil(.seconds(20), "the first listing") { read().contains("sessions-to-blockchain") }
+            try await waitUntil(.seconds(30), "the first listing") { read().contains("sessions-to-blockchain") }
             _ = try await client.create(trafficPolicies, namespace: "lucid-payment", policy("watched-one", priority: 42))
             _ = try await client.patch(trafficPolicies, namespace: "lucid-payment", name: "watched-one", .merge(["spec": ["priority": 43]]))
-            try await waitUntil(.seconds(20), "the streamed changes") {
+            try await waitUntil(.seconds(30), "the streamed changes") {
                 let lines = read().split(separator: "\n").filter { $0.hasPrefix("watched-one") }
                 return lines.contains { $0.contains(" 42 ") } && lines.contains { $0.contains(" 43 ") }
             }

@@ -27,7 +27,7 @@ import YAML
             #expect(lease[path: "spec", "holderIdentity"] == "deploy-test")
 
             // Renewing the Lease (every retry period, 2 s) is an update under the Role's resourceNames rule.
-            try await waitUntil(.seconds(20), "a Lease renewal") {
+            try await waitUntil(.seconds(30), "a Lease renewal") {
                 server.authorizations(user: OperatorUnderManifests.account).contains { $0.attributes.resource == "leases" && $0.attributes.verb == "update" }
             }
             let records = server.authorizations(user: OperatorUnderManifests.account)

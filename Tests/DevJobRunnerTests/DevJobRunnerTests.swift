@@ -45,7 +45,7 @@ struct DevCluster: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await runner.run() }
             defer { group.cancelAll() }
-            try await waitUntil(.seconds(10), "the runner's first list") { runner.hasListed }
+            try await waitUntil(.seconds(30), "the runner's first list") { runner.hasListed }
             return try await body()
         }
     }
@@ -149,7 +149,7 @@ func condition(_ job: JSON, _ type: String) -> JSON? {
             #expect(result.report?.outcome == "accepted")
             #expect(result.report?.txID == attempt.txID)
 
-            try await waitUntil(.seconds(10), "the transfer in a solid block") { cluster.fake.isSolid(attempt.txID) }
+            try await waitUntil(.seconds(30), "the transfer in a solid block") { cluster.fake.isSolid(attempt.txID) }
             #expect(cluster.fake.broadcasts(of: attempt.txID) == 1)
             #expect(cluster.fake.transfers(to: recipient, amount: "12.5", token: TronNetwork.nile.usdtContract).count == 1)
             #expect(runner.started == [key])
@@ -208,7 +208,7 @@ func condition(_ job: JSON, _ type: String) -> JSON? {
             }
             #expect(!result.succeeded && result.report == nil && result.exitCode == 137)
             // The node took the transaction before the process died: it lands, once.
-            try await waitUntil(.seconds(10), "the transfer") { !cluster.fake.transfers.isEmpty }
+            try await waitUntil(.seconds(30), "the transfer") { !cluster.fake.transfers.isEmpty }
             #expect(cluster.fake.transfers(to: recipient, amount: "12.5").count == 1)
             #expect(cluster.fake.broadcasts(of: attempt.txID) == 1)
         }
@@ -220,13 +220,13 @@ func condition(_ job: JSON, _ type: String) -> JSON? {
             runner.hold(true)
             try await cluster.running(runner) {
                 let (key, attempt) = try await cluster.createJob(name: "crash-me")
-                try await waitUntil(.seconds(10), "the runner to see the Job") { runner.waiting == [key] }
+                try await waitUntil(.seconds(30), "the runner to see the Job") { runner.waiting == [key] }
                 #expect(try await cluster.job(key)[path: "status", "startTime"] == nil, "a held Job has not started")
                 #expect(try await cluster.pods(key).isEmpty)
 
                 cluster.fake.setFaults { $0.acceptThenStall = .seconds(30) }
                 runner.hold(false)
-                try await waitUntil(.seconds(20), "the broadcast") { cluster.fake.broadcasts(of: attempt.txID) == 1 }
+                try await waitUntil(.seconds(30), "the broadcast") { cluster.fake.broadcasts(of: attempt.txID) == 1 }
                 let pid = try #require(runner.pid(of: key))
                 #expect(runner.pause(key))
                 try await waitUntil(.seconds(30), "the process to stop") { processState(pid) == "T" }
@@ -243,7 +243,7 @@ func condition(_ job: JSON, _ type: String) -> JSON? {
                 }
                 #expect(result.report == nil, "killed before writing its termination message")
                 #expect(!runner.kill(key), "nothing left to kill")
-                try await waitUntil(.seconds(10), "the transfer") { !cluster.fake.transfers.isEmpty }
+                try await waitUntil(.seconds(30), "the transfer") { !cluster.fake.transfers.isEmpty }
                 #expect(cluster.fake.transfers.count == 1)
             }
         }

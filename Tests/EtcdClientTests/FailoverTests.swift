@@ -35,7 +35,7 @@ import Testing
                 }
                 return seen
             }
-            try await waitUntil(.seconds(10), "the watch on the first member") { (try await metric(victim, "etcd_debugging_mvcc_watcher_total") ?? 0) >= 1 }
+            try await waitUntil(.seconds(30), "the watch on the first member") { (try await metric(victim, "etcd_debugging_mvcc_watcher_total") ?? 0) >= 1 }
             for i in 1..<10 { try await client.put("/f/" + pad(i), "\(i)") }
             await victim.kill()
             for i in 10..<20 { try await client.put("/f/" + pad(i), "\(i)") }
@@ -79,7 +79,7 @@ import Testing
                 return seen
             }
             for i in 1..<5 { try await client.put("/r/" + pad(i), "\(i)") }
-            try await waitUntil(.seconds(10), "the watch to be served") { (try await metric(etcd, "etcd_debugging_mvcc_watcher_total") ?? 0) >= 1 }
+            try await waitUntil(.seconds(30), "the watch to be served") { (try await metric(etcd, "etcd_debugging_mvcc_watcher_total") ?? 0) >= 1 }
             let url = etcd.clientURL
             await etcd.kill()
             #expect(!etcd.isRunning)

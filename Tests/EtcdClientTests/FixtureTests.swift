@@ -26,8 +26,8 @@ import Testing
         let directory = try #require(etcd?.workspace.root)
         #expect(processExists(pid))
         etcd = nil
-        try await waitUntil(.seconds(10), "etcd to be killed") { !processExists(pid) }
-        try await waitUntil(.seconds(10), "its folder to be removed") { !FileManager.default.fileExists(atPath: directory) }
+        try await waitUntil(.seconds(30), "etcd to be killed") { !processExists(pid) }
+        try await waitUntil(.seconds(30), "its folder to be removed") { !FileManager.default.fileExists(atPath: directory) }
     }
 
     @Test func theGuardKillsTheChildWhenItsOwnerGoesAway() async throws {

@@ -83,7 +83,7 @@ struct OperatorProcess: Sendable {
             // Metrics of the last process: it saw both payouts complete; one more payout goes all the way through it.
             try await cluster.create(payoutsResource, payoutObject("metered", amount: "1.25", currency: "TRX"))
             try await cluster.wait("metered", .completed)
-            try await waitUntil(.seconds(10), "the finalizers of the paid payouts to go") {
+            try await waitUntil(.seconds(30), "the finalizers of the paid payouts to go") {
                 try await cluster.client.list(payoutsResource, namespace: namespace).items.allSatisfy { $0[path: "metadata", "finalizers"] == nil }
             }
             let metrics = try await survivor.metrics()

@@ -20,26 +20,26 @@ import YAML
             try await cluster.withOperator { _ in
                 try await cluster.create(payoutsResource, payoutObject("deleted-sent", amount: "8", currency: "TRX"))
                 try await cluster.create(payoutsResource, payoutObject("deleted-paying", amount: "9", currency: "TRX"))
-                try await waitUntil(.seconds(20), "both Jobs to wait unscheduled") { cluster.runner.waiting.count == 2 }
+                try await waitUntil(.seconds(30), "both Jobs to wait unscheduled") { cluster.runner.waiting.count == 2 }
                 let paying = try #require(try await cluster.payout("deleted-paying").status?.attempts?.first)
                 let sent = try #require(try await cluster.payout("deleted-sent").status?.attempts?.first)
 
                 // Both Jobs run; both payouts are deleted while their transactions may land.
                 cluster.fake.holdSolid(true)
                 cluster.runner.hold(false)
-                try await waitUntil(.seconds(20), "the broadcasts") { cluster.fake.broadcasts(of: paying.txID) == 1 && cluster.fake.broadcasts(of: sent.txID) == 1 }
+                try await waitUntil(.seconds(30), "the broadcasts") { cluster.fake.broadcasts(of: paying.txID) == 1 && cluster.fake.broadcasts(of: sent.txID) == 1 }
                 try await cluster.client.delete(payoutsResource, namespace: namespace, name: "deleted-paying")
                 try await cluster.client.delete(payoutsResource, namespace: namespace, name: "deleted-sent")
                 let kept = try await cluster.payout("deleted-paying")
                 #expect(kept.metadata.deletionTimestamp != nil && kept.metadata.finalizers == [PayoutMachine.finalizer])
-                try await waitUntil(.seconds(20), "both deleted payouts to be seen") {
+                try await waitUntil(.seconds(30), "both deleted payouts to be seen") {
                     try await cluster.payout("deleted-paying").status?.phase == .confirming
                 }
                 #expect(try await cluster.payout("deleted-sent").metadata.finalizers == [PayoutMachine.finalizer])
 
                 // Finality resumes: both land (each once), and only then do they go.
                 cluster.fake.holdSolid(false)
-                try await waitUntil(.seconds(20), "the paid payouts to go") {
+                try await waitUntil(.seconds(30), "the paid payouts to go") {
                     for name in ["deleted-paying", "deleted-sent"] {
                         do throws(KubeError) { _ = try await cluster.client.get(payoutsResource, namespace: namespace, name: name); return false } catch {
                             if !error.isNotFound { throw error }
@@ -58,13 +58,13 @@ import YAML
             cluster.runner.hold(true)
             try await cluster.withOperator { _ in
                 try await cluster.create(payoutsResource, payoutObject("never-ran", amount: "10", currency: "TRX"))
-                try await waitUntil(.seconds(20), "the Job to wait unscheduled") { cluster.runner.waiting.count == 1 }
+                try await waitUntil(.seconds(30), "the Job to wait unscheduled") { cluster.runner.waiting.count == 1 }
                 let attempt = try #require(try await cluster.payout("never-ran").status?.attempts?.first)
                 try await cluster.client.delete(payoutsResource, namespace: namespace, name: "never-ran")
                 let deleting = try await cluster.payout("never-ran")
                 #expect(deleting.metadata.finalizers == [PayoutMachine.finalizer], "held while txID \(attempt.txID) may land")
                 cluster.fake.advance(by: .milliseconds(testSettings.expirationWindow + testSettings.expirationMargin + 60_000))
-                try await waitUntil(.seconds(20), "the payout to go") {
+                try await waitUntil(.seconds(30), "the payout to go") {
                     do throws(KubeError) { _ = try await cluster.client.get(payoutsResource, namespace: namespace, name: "never-ran") } catch {
                         return error.isNotFound
                     }

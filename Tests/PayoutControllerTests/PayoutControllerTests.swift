@@ -91,7 +91,7 @@ import YAML
                 #expect(updated[path: "status", "approval"] == nil, "status is not written through the main resource")
                 try await cluster.create(approvalsResource, approvalObject("for-another", payout: "big-2", decision: "Approved"))
                 let edited = try #require(updated[path: "metadata", "resourceVersion"]?.stringValue.flatMap { UInt64($0) })
-                try await waitUntil(.seconds(10), "the edit in the controller's cache") {
+                try await waitUntil(.seconds(30), "the edit in the controller's cache") {
                     (reconciler.payouts.get(ObjectRef(namespace: namespace, name: "big"))?.metadata.resourceVersion).flatMap { UInt64($0) } ?? 0 >= edited
                 }
                 #expect(try await reconciler.reconcile(ObjectRef(namespace: namespace, name: "big")) == .done)
@@ -155,7 +155,7 @@ import YAML
             cluster.runner.hold(true)
             try await cluster.withOperator { _ in
                 try await cluster.create(payoutsResource, payoutObject("late", amount: "7", currency: "TRX"))
-                try await waitUntil(.seconds(20), "the first Job to wait unscheduled") {
+                try await waitUntil(.seconds(30), "the first Job to wait unscheduled") {
                     cluster.runner.waiting.map(\.name) == ["payout-late-1"]
                 }
                 let first = try #require(try await cluster.payout("late").status?.attempts?.first)
@@ -168,7 +168,7 @@ import YAML
                 #expect(second[0].outcome == "Expired" && second[0].outcomeMessage?.contains("can never land") == true)
                 #expect(second[1].txID != first.txID && second[1].jobName == "payout-late-2")
                 #expect((second[1].referenceBlock ?? 0) > (first.referenceBlock ?? 0))
-                try await waitUntil(.seconds(20), "the second Job to wait too") { cluster.runner.waiting.count == 2 }
+                try await waitUntil(.seconds(30), "the second Job to wait too") { cluster.runner.waiting.count == 2 }
 
                 cluster.runner.hold(false)  // both Jobs run now: the first one finds its transaction expired
                 let paid = try await cluster.wait("late", .completed)

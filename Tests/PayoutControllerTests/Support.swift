@@ -114,7 +114,7 @@ struct PayoutCluster: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for service in manager.services(leaderElector: nil) { group.addTask { try await service.run() } }
             do {
-                try await waitUntil(.seconds(10), "the payout controller's caches") { controller.hasSynced }
+                try await waitUntil(.seconds(30), "the payout controller's caches") { controller.hasSynced }
                 try await body(reconciler)
             } catch {
                 group.cancelAll()

@@ -38,7 +38,7 @@ import YAML
             try await waitUntil(.seconds(40), "CertificateNotReady") { try await isReady(client, sp, ns, "tron-payment-callers", "False", reason: "CertificateNotReady") }
             let waiting = try #require(try await readyCondition(client, sp, ns, "tron-payment-callers"))
             #expect(waiting["message"]?.stringValue?.contains("Secret \"tron-payment-mesh-tls\"") == true, "\(waiting)")
-            try await waitUntil(.seconds(20), "a Certificate per mesh Service") { try await client.list(certificates, namespace: ns).items.count == services.count }
+            try await waitUntil(.seconds(30), "a Certificate per mesh Service") { try await client.list(certificates, namespace: ns).items.count == services.count }
             let certificate = try await client.get(certificates, namespace: ns, name: "tron-payment-mesh-tls")
             #expect(certificate[path: "spec", "uris"] == ["spiffe://cluster.local/ns/lucid-payment/plane/wallet/svc/tron-payment"])
             #expect(certificate[path: "spec", "issuerRef", "name"] == "test-ca" && certificate[path: "spec", "secretName"] == "tron-payment-mesh-tls")
@@ -124,8 +124,8 @@ import YAML
                 _ = try await client.create(.secrets, namespace: ns, certificateSecret(name, namespace: ns))
             }
             _ = try await client.create(tp, namespace: ns, trafficPolicy("web-to-vault", source: "web", destination: "vault", rules: [["action": "allow"]]))
-            try await waitUntil(.seconds(10), "the policy Ready") { try await isReady(client, tp, ns, "web-to-vault") }
-            try await waitUntil(.seconds(10), "vault's NetworkPolicy") { try await ingressPeers(client, ns, "vault") != nil }
+            try await waitUntil(.seconds(30), "the policy Ready") { try await isReady(client, tp, ns, "web-to-vault") }
+            try await waitUntil(.seconds(30), "vault's NetworkPolicy") { try await ingressPeers(client, ns, "vault") != nil }
 
             // The caller's cluster carries its certificate and checks vault's identity.
             let web = try await sidecarFiles(client, ns, "web")
@@ -141,23 +141,23 @@ import YAML
 
             _ = try await client.create(sp, namespace: ns, securityPolicy("vault-callers", source: "web", destination: "vault", namespace: ns,
                                                                            rules: [["action": "allow", "match": ["path": "/api"]]]))
-            try await waitUntil(.seconds(10), "the SecurityPolicy Ready") { try await isReady(client, sp, ns, "vault-callers") }
-            try await waitUntil(.seconds(10), "RBAC to allow web") {
+            try await waitUntil(.seconds(30), "the SecurityPolicy Ready") { try await isReady(client, sp, ns, "vault-callers") }
+            try await waitUntil(.seconds(30), "RBAC to allow web") {
                 try await rbacDecision(client, namespace: ns, destination: "vault", caller: "web", callerPlane: "ops").allowed
             }
             #expect(try await rbacDecision(client, namespace: ns, destination: "vault", caller: "web", callerPlane: "ops").policy == "vault-callers/rules[0]")
             #expect(!(try await rbacDecision(client, namespace: ns, destination: "vault", caller: "web", callerPlane: "ops", path: "/admin")).allowed)
-            try await waitUntil(.seconds(10), "the NetworkPolicy to let web in") {
+            try await waitUntil(.seconds(30), "the NetworkPolicy to let web in") {
                 try await ingressPeers(client, ns, "vault") == [["mesh.lucid.io/plane": "wallet"], ["app": "web"]]
             }
             #expect(try await client.get(sp, namespace: ns, name: "vault-callers")[path: "status", "appliedTo"] == ["planes/vault-sidecar"])
             #expect(!(try await events(client, ns, regarding: "vault-callers", kind: "SecurityPolicy")).isEmpty)
 
             try await client.delete(sp, namespace: ns, name: "vault-callers")
-            try await waitUntil(.seconds(10), "RBAC to deny web again") {
+            try await waitUntil(.seconds(30), "RBAC to deny web again") {
                 try await !rbacDecision(client, namespace: ns, destination: "vault", caller: "web", callerPlane: "ops").allowed
             }
-            try await waitUntil(.seconds(10), "the NetworkPolicy to shut web out again") {
+            try await waitUntil(.seconds(30), "the NetworkPolicy to shut web out again") {
                 try await ingressPeers(client, ns, "vault") == [["mesh.lucid.io/plane": "wallet"]]
             }
         }
@@ -177,15 +177,15 @@ import YAML
                 ["action": "require-auth", "match": ["path": "/admin"],
                  "authentication": ["methods": ["api-key"], "apiKey": ["header": "x-ledger-key", "secretRef": ["name": "ledger-keys"]]]],
             ]))
-            try await waitUntil(.seconds(10), "SecretNotFound") { try await isReady(client, sp, ns, "keys", "False", reason: "SecretNotFound") }
+            try await waitUntil(.seconds(30), "SecretNotFound") { try await isReady(client, sp, ns, "keys", "False", reason: "SecretNotFound") }
             let missing = try #require(try await readyCondition(client, sp, ns, "keys"))
             #expect(missing["message"]?.stringValue?.hasPrefix("Secret \"ledger-keys\" not found in namespace filters") == true, "\(missing)")
 
             let key = "ledger-key-0123456789abcdef"
             _ = try await client.create(.secrets, namespace: ns, ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "ledger-keys"],
                                                                    "stringData": ["reporting": .string(key)]])
-            try await waitUntil(.seconds(10), "the key policy Ready") { try await isReady(client, sp, ns, "keys") }
-            try await waitUntil(.seconds(10), "the sidecar's key Secret") { (try? await client.get(.secrets, namespace: ns, name: "ledger-sidecar-keys")) != nil }
+            try await waitUntil(.seconds(30), "the key policy Ready") { try await isReady(client, sp, ns, "keys") }
+            try await waitUntil(.seconds(30), "the sidecar's key Secret") { (try? await client.get(.secrets, namespace: ns, name: "ledger-sidecar-keys")) != nil }
             var files = try await envoyConfig(client, ns, "ledger")
             let problems = try await EnvoyCheck.problems([files])[0]
             #expect(problems.isEmpty, "\(problems)")
@@ -199,14 +199,14 @@ import YAML
             #expect(!(try await sidecarFiles(client, ns, "ledger")).values.contains { $0.contains(key) })
 
             try await client.delete(sp, namespace: ns, name: "jwt")
-            try await waitUntil(.seconds(10), "jwt_authn to leave") {
+            try await waitUntil(.seconds(30), "jwt_authn to leave") {
                 let files = try await sidecarFiles(client, ns, "ledger")
                 return try !filters(files).contains("envoy.filters.http.jwt_authn")
             }
             files = try await sidecarFiles(client, ns, "ledger")
             #expect(try clusters(files)["jwks|auth.example:443"] == nil)
             try await client.delete(sp, namespace: ns, name: "keys")
-            try await waitUntil(.seconds(10), "the API-key filter and the key Secret to leave") {
+            try await waitUntil(.seconds(30), "the API-key filter and the key Secret to leave") {
                 let gone = (try? await client.get(.secrets, namespace: ns, name: "ledger-sidecar-keys")) == nil
                 let files = try await sidecarFiles(client, ns, "ledger")
                 return try gone && !filters(files).contains("lucid.api_key_auth.x-ledger-key")
@@ -231,7 +231,7 @@ import YAML
                               "connectionPool": ["maxConnections": 40]]
             _ = try await client.create(cb, namespace: ns, ["apiVersion": "mesh.lucid.io/v1alpha1", "kind": "CircuitBreakerConfig",
                                                             "metadata": ["name": "ledger-breaker"], "spec": spec])
-            try await waitUntil(.seconds(10), "the breaker Ready with both callers") {
+            try await waitUntil(.seconds(30), "the breaker Ready with both callers") {
                 let applied = try await client.get(cb, namespace: ns, name: "ledger-breaker")[path: "status", "appliedTo"]
                 return try await isReady(client, cb, ns, "ledger-breaker") && applied == ["breakers/gateway-sidecar", "breakers/sessions-sidecar"]
             }
@@ -241,7 +241,7 @@ import YAML
             #expect(status?["conditions"]?[0]?["message"]?.stringValue?.contains("halfOpenMaxCalls") == true)
 
             let ledger = "outbound|80||ledger.breakers.svc.cluster.local", audit = "outbound|80||audit.breakers.svc.cluster.local"
-            try await waitUntil(.seconds(10), "the breaker in both callers") {
+            try await waitUntil(.seconds(30), "the breaker in both callers") {
                 for caller in ["gateway", "sessions"] where try await clusters(sidecarFiles(client, ns, caller))[ledger]?["outlier_detection"] == nil { return false }
                 return true
             }
@@ -259,7 +259,7 @@ import YAML
                 }
                 return out
             }
-            try await waitUntil(.seconds(10), "writes to settle", interval: .milliseconds(300)) {
+            try await waitUntil(.seconds(30), "writes to settle", interval: .milliseconds(300)) {
                 let before = server.writes.byResource["configmaps", default: 0]
                 try await Task.sleep(for: .milliseconds(300))
                 return server.writes.byResource["configmaps", default: 0] == before
@@ -267,12 +267,12 @@ import YAML
             let before = try await versions()
             let writesBefore = server.writes.byResource["configmaps", default: 0]
             _ = try await client.patch(cb, namespace: ns, name: "ledger-breaker", .merge(["spec": ["failureThreshold": 9]]))
-            try await waitUntil(.seconds(10), "the edit in both callers") {
+            try await waitUntil(.seconds(30), "the edit in both callers") {
                 for caller in ["gateway", "sessions"]
                 where try await clusters(sidecarFiles(client, ns, caller))[ledger]?[path: "outlier_detection", "consecutive_5xx"] != 9 { return false }
                 return true
             }
-            try await waitUntil(.seconds(10), "the breaker Ready for its new generation") { try await isReady(client, cb, ns, "ledger-breaker") }
+            try await waitUntil(.seconds(30), "the breaker Ready for its new generation") { try await isReady(client, cb, ns, "ledger-breaker") }
             try await Task.sleep(for: .milliseconds(500))  // a stray write would have happened by now
             let after = try await versions()
             #expect(server.writes.byResource["configmaps", default: 0] - writesBefore == 2)
@@ -281,7 +281,7 @@ import YAML
             // A younger second breaker for the same service: Conflict, naming the older.
             _ = try await client.create(cb, namespace: ns, ["apiVersion": "mesh.lucid.io/v1alpha1", "kind": "CircuitBreakerConfig",
                                                             "metadata": ["name": "ledger-breaker-2"], "spec": spec])
-            try await waitUntil(.seconds(10), "Conflict") { try await isReady(client, cb, ns, "ledger-breaker-2", "False", reason: "Conflict") }
+            try await waitUntil(.seconds(30), "Conflict") { try await isReady(client, cb, ns, "ledger-breaker-2", "False", reason: "Conflict") }
             #expect(try await readyCondition(client, cb, ns, "ledger-breaker-2")?["message"]?.stringValue?.contains("ledger-breaker is older") == true)
             #expect(try await isReady(client, cb, ns, "ledger-breaker"))
         }
@@ -316,7 +316,7 @@ import YAML
             widened["spec"]?["podSelector"] = ["matchLabels": ["app": "ledger", "extra": "x"]]
             _ = try await client.update(networkPolicies, namespace: ns, widened)
             try await client.delete(.secrets, namespace: ns, name: "ledger-sidecar-keys")
-            try await waitUntil(.seconds(10), "all three put back") {
+            try await waitUntil(.seconds(30), "all three put back") {
                 let secret = try? await client.get(.secrets, namespace: ns, name: "ledger-sidecar-keys")
                 let certificate = try await client.get(certificates, namespace: ns, name: "ledger-mesh-tls")
                 let np = try await client.get(networkPolicies, namespace: ns, name: "ledger-mesh-ingress")
@@ -325,16 +325,16 @@ import YAML
 
             // Someone else's NetworkPolicy under the name: left as it is, said in a Warning.
             _ = try await client.create(.services, namespace: ns, appService("books", plane: "chain", namespace: ns))
-            try await waitUntil(.seconds(10), "books' NetworkPolicy") { (try? await client.get(networkPolicies, namespace: ns, name: "books-mesh-ingress")) != nil }
+            try await waitUntil(.seconds(30), "books' NetworkPolicy") { (try? await client.get(networkPolicies, namespace: ns, name: "books-mesh-ingress")) != nil }
             try await client.delete(.services, namespace: ns, name: "books")
             let theirs: JSON = ["apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": ["name": "books-mesh-ingress"],
                                 "spec": ["podSelector": ["matchLabels": ["app": "books"]], "policyTypes": ["Ingress"], "ingress": [[:]]]]
-            try await waitUntil(.seconds(10), "books' NetworkPolicy to go with it") {
+            try await waitUntil(.seconds(30), "books' NetworkPolicy to go with it") {
                 (try? await client.get(networkPolicies, namespace: ns, name: "books-mesh-ingress")) == nil
             }
             _ = try await client.create(networkPolicies, namespace: ns, theirs)
             _ = try await client.create(.services, namespace: ns, appService("books", plane: "chain", namespace: ns))
-            try await waitUntil(.seconds(10), "the Warning") {
+            try await waitUntil(.seconds(30), "the Warning") {
                 try await events(client, ns, regarding: "books", kind: "Service").contains { $0["reason"] == "NetworkPolicyNameTaken" }
             }
             #expect(try await client.get(networkPolicies, namespace: ns, name: "books-mesh-ingress")[path: "spec", "ingress"] == [[:]])
@@ -355,11 +355,11 @@ import YAML
                 ["action": "allow", "match": ["path": "/pay"], "weight": 20]]))
             _ = try await client.create(tp, namespace: ns, trafficPolicy("again", source: "gateway", destination: "pay", rules: [
                 ["action": "allow", "match": ["path": "/pay"], "timeout": 1000]]))
-            try await waitUntil(.seconds(10), "main Ready") { try await isReady(client, tp, ns, "main") }
+            try await waitUntil(.seconds(30), "main Ready") { try await isReady(client, tp, ns, "main") }
             let main = try await client.get(tp, namespace: ns, name: "main")
             #expect(main[path: "status", "unhonoured"]?[0]?["field"] == "spec.rules[0].weight")
             #expect(main[path: "status", "unhonoured"]?[0]?["reason"]?.stringValue?.contains("add up to 80") == true)
-            try await waitUntil(.seconds(10), "again in Conflict") { try await isReady(client, tp, ns, "again", "False", reason: "Conflict") }
+            try await waitUntil(.seconds(30), "again in Conflict") { try await isReady(client, tp, ns, "again", "False", reason: "Conflict") }
             #expect(try await client.get(tp, namespace: ns, name: "again")[path: "status", "conflicts"]?.arrayValue?.count == 1)
         }
     }

@@ -103,7 +103,7 @@ import YAML
             ])
             try await waitUntil(.seconds(30), "sync errors to be counted") { (try await wrong.metric("lucid_registry_sync_errors_total") ?? 0) >= 1 }
             #expect(wrong.process.isRunning)
-            try await waitUntil(.seconds(10), "the Service to hear why") {
+            try await waitUntil(.seconds(30), "the Service to hear why") {
                 try await events(client, about: "payments", reason: "RegistryUnavailable").first?.contains("authenticationFailed") == true
             }
             wrong.process.stop()
@@ -163,7 +163,7 @@ import YAML
         // Its etcd went with it.
         let etcd = try EtcdClient(EtcdConfiguration(endpoints: [url], requestTimeout: .seconds(1), connectTimeout: .milliseconds(300)))
         defer { etcd.shutdown() }
-        try await waitUntil(.seconds(10), "dev's etcd to stop") {
+        try await waitUntil(.seconds(30), "dev's etcd to stop") {
             do throws(EtcdError) {
                 _ = try await etcd.get("/")
                 return false

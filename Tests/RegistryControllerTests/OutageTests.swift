@@ -32,15 +32,15 @@ import YAML
                     _ = try await client.create(.services, namespace: "lucid", meshService("svc-\(i)"))
                     _ = try await client.create(.endpointSlices, namespace: "lucid", endpointSlice("svc-\(i)-1", service: "svc-\(i)", [("10.3.0.\(i)", true)]))
                 }
-                try await waitUntil(.seconds(20), "20 entries") { try await etcd.keys(options.prefix).count == 20 }
+                try await waitUntil(.seconds(30), "20 entries") { try await etcd.keys(options.prefix).count == 20 }
 
                 await etcdServer.kill()
                 // Changes while etcd is away: new Services, deleted ones, a health change.
                 for i in 20..<30 { _ = try await client.create(.services, namespace: "lucid", meshService("svc-\(i)")) }
                 for i in 0..<5 { try await client.delete(.services, namespace: "lucid", name: "svc-\(i)") }
                 _ = try await client.update(.endpointSlices, namespace: "lucid", try await sliceWith(client, "svc-5-1", [("10.3.0.5", false)]))
-                try await waitUntil(.seconds(10), "the registry to notice") { !running.registry.mirror.isSynced }
-                try await waitUntil(.seconds(10), "a RegistryUnavailable event") {
+                try await waitUntil(.seconds(30), "the registry to notice") { !running.registry.mirror.isSynced }
+                try await waitUntil(.seconds(30), "a RegistryUnavailable event") {
                     try await !events(client, about: "svc-25", reason: "RegistryUnavailable").isEmpty
                 }
                 let note = try await events(client, about: "svc-25", reason: "RegistryUnavailable")[0]
@@ -48,7 +48,7 @@ import YAML
 
                 try await etcdServer.restart()
                 let expected = (5..<30).map { options.key(namespace: "lucid", name: "svc-\($0)") }.sorted()
-                try await waitUntil(.seconds(20), "the entries to converge after the restart", interval: .milliseconds(50)) {
+                try await waitUntil(.seconds(30), "the entries to converge after the restart", interval: .milliseconds(50)) {
                     try await etcd.keys(options.prefix) == expected
                 }
                 try await waitUntil(.seconds(30), "svc-5's health") {
@@ -76,10 +76,10 @@ import YAML
                     "apiVersion": "mesh.lucid.io/v1alpha1", "kind": "TrafficPolicy", "metadata": ["name": "gw-to-payments"],
                     "spec": ["source": "gateway", "destination": "payments", "rules": [["action": "allow", "match": ["path": "/api"]]]],
                 ])
-                try await waitUntil(.seconds(10), "the sidecar ConfigMap while etcd is down") {
+                try await waitUntil(.seconds(30), "the sidecar ConfigMap while etcd is down") {
                     (try? await client.get(.configMaps, namespace: "lucid", name: "gateway-sidecar")) != nil
                 }
-                try await waitUntil(.seconds(10), "the registry to say it waits") {
+                try await waitUntil(.seconds(30), "the registry to say it waits") {
                     try await !events(client, about: "payments", reason: "RegistryUnavailable").isEmpty
                 }
                 #expect(!running.registry.mirror.isSynced)
@@ -87,7 +87,7 @@ import YAML
                 try await etcdServer.restart()
                 let etcd = try EtcdClient(configuration(etcdServer))
                 defer { etcd.shutdown() }
-                try await waitUntil(.seconds(20), "both entries once etcd is up") { try await etcd.keys(options.prefix).count == 2 }
+                try await waitUntil(.seconds(30), "both entries once etcd is up") { try await etcd.keys(options.prefix).count == 2 }
             }
         }
     }

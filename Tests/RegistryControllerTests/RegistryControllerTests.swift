@@ -37,7 +37,7 @@ import YAML
                 _ = try await client.create(.endpointSlices, namespace: "lucid",
                                             endpointSlice("payments-b", service: "payments", [("10.0.0.3", true), ("10.0.0.1", true)]))
                 let key = options.key(namespace: "lucid", name: "payments")
-                try await waitUntil(.seconds(10), "the entry with both slices") {
+                try await waitUntil(.seconds(30), "the entry with both slices") {
                     try await etcd.entry(key)?[path: "health", "total"] == 3
                 }
                 let stored = try #require(try await etcd.get(key))
@@ -85,7 +85,7 @@ import YAML
                     guard let h = try await etcd.entry(key)?["health"] else { return nil }
                     return "\(h["status"]?.stringValue ?? "?") \(h["ready"]?.intValue ?? -1)/\(h["total"]?.intValue ?? -1)"
                 }
-                try await waitUntil(.seconds(10), "no endpoints: critical") { try await health() == "critical 0/0" }
+                try await waitUntil(.seconds(30), "no endpoints: critical") { try await health() == "critical 0/0" }
                 _ = try await client.create(.endpointSlices, namespace: "lucid", endpointSlice("wallet-1", service: "wallet", [("10.1.0.1", true), ("10.1.0.2", true)]))
                 try await waitUntil(.seconds(30), "passing") { try await health() == "passing 2/2" }
 
@@ -118,7 +118,7 @@ import YAML
             try await withOperator(server, etcd: configuration, options: options) { _ in
                 for name in ["gone", "unlabelled", "stays"] { _ = try await client.create(.services, namespace: "lucid", meshService(name)) }
                 let dns = try #require(options.dns)
-                try await waitUntil(.seconds(10), "three entries and their DNS records") {
+                try await waitUntil(.seconds(30), "three entries and their DNS records") {
                     let entries = try await etcd.keys(options.prefix), records = try await etcd.keys(dns.zonePath + "/")
                     return entries.count == 3 && records.count == 3
                 }
@@ -146,7 +146,7 @@ import YAML
         try await withCluster { server, client in
             try await withOperator(server, etcd: configuration, options: options) { running in
                 _ = try await client.create(.services, namespace: "lucid", meshService("billing", cluster: "billing"))
-                try await waitUntil(.seconds(10), "the refusal event") {
+                try await waitUntil(.seconds(30), "the refusal event") {
                     try await !events(client, about: "billing", reason: "UnknownCluster").isEmpty
                 }
                 let note = try await events(client, about: "billing", reason: "UnknownCluster")[0]
@@ -186,7 +186,7 @@ import YAML
             try await withOperator(server, etcd: configuration, options: options) { _ in
                 _ = try await client.create(.services, namespace: "lucid", meshService("real"))
                 let real = options.key(namespace: "lucid", name: "real")
-                try await waitUntil(.seconds(10), "only the real entry") { try await etcd.keys(options.prefix) == [real] }
+                try await waitUntil(.seconds(30), "only the real entry") { try await etcd.keys(options.prefix) == [real] }
                 // Written while it runs: removed too.
                 try await etcd.put(options.key(namespace: "other", name: "ghost"), "{}")
                 try await etcd.put(options.prefix + "lucid/real/nested", "x")
@@ -210,7 +210,7 @@ import YAML
             try await withOperator(server, etcd: configuration, options: options) { _ in
                 _ = try await client.create(.services, namespace: "lucid", meshService("ledger", cluster: "blockchain-core", plane: "chain"))
                 let key = options.key(namespace: "lucid", name: "ledger")
-                try await waitUntil(.seconds(10), "the entry") { try await etcd.get(key) != nil }
+                try await waitUntil(.seconds(30), "the entry") { try await etcd.get(key) != nil }
                 let good = try #require(try await etcd.get(key)).value
                 let dns = try #require(options.dns)
                 let record = try #require(try await etcd.keys(dns.zonePath + "/").first)
@@ -246,18 +246,18 @@ import YAML
             try await withOperator(server, etcd: configuration, options: options) { running in
                 try await waitUntil(.seconds(60), "300 entries", interval: .milliseconds(50)) { running.registry.mirror.entries == 300 }
                 let dns = try #require(options.dns)
-                try await waitUntil(.seconds(10), "300 DNS records") { try await etcd.keys(dns.zonePath + "/").count == 300 }
+                try await waitUntil(.seconds(30), "300 DNS records") { try await etcd.keys(dns.zonePath + "/").count == 300 }
                 let converged = try await etcd.snapshot(options)
                 // A full resync over converged entries writes nothing either.
                 for ref in running.registry.services.keys { await running.controller.queue.add(ref) }
                 try await Task.sleep(for: .seconds(2))
                 #expect(try await etcd.snapshot(options) == converged, "writes while idle")
-                try await waitUntil(.seconds(20), "the registration events to be sent") { running.registry.events.pending == 0 }
+                try await waitUntil(.seconds(30), "the registration events to be sent") { running.registry.events.pending == 0 }
             }
             let converged = try await etcd.snapshot(options)
             let eventsBefore = server.writes.byResource["events", default: 0]
             try await withOperator(server, etcd: configuration, options: options) { running in
-                try await waitUntil(.seconds(10), "the queue to drain") { await running.controller.queue.depth == 0 }
+                try await waitUntil(.seconds(30), "the queue to drain") { await running.controller.queue.depth == 0 }
                 try await Task.sleep(for: .seconds(2))
                 #expect(running.registry.events.pending == 0)
                 #expect(running.registry.mirror.entries == 300)

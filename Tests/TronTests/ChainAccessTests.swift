@@ -46,7 +46,7 @@ import Tron
             try await waitUntil(.seconds(30)) { (try await client.transaction(id: order.txID, solid: false)).known }
             #expect(try await client.solidView(of: order.txID).receipt == nil, "in a block, not yet solid")
             fake.holdSolid(false)
-            try await waitUntil(.seconds(10)) { try await client.solidView(of: order.txID).receipt != nil }
+            try await waitUntil(.seconds(30)) { try await client.solidView(of: order.txID).receipt != nil }
             let view = try await client.solidView(of: order.txID)
             let receipt = try #require(view.receipt)
             #expect(receipt.info.blockNumber <= view.head.number)
